@@ -1,0 +1,26 @@
+/* Board support for the RP2040 (bare metal, no SDK): the only interface the application
+ * uses. Implementation: firmware/board/rp2040/*.c, startup and boot2 beside it. */
+#ifndef PRIOT_BOARD_H
+#define PRIOT_BOARD_H
+#include <stdint.h>
+
+/* Clocks to 125 MHz from XOSC (12 MHz) + PLL_SYS, clk_peri = clk_sys, UART0 115200 8N1 on
+ * GP0 (TX) / GP1 (RX), SysTick running as a 64-bit cycle counter. Call first. */
+void board_init(void);
+
+/* Blocking write of n bytes / a NUL-terminated string to UART0 (no newline added). */
+void board_uart_write(const char *s, uint32_t n);
+void board_puts(const char *s);
+
+/* clk_sys cycles since board_init (SysTick, extended to 64 bits by its interrupt). */
+uint64_t board_cycles(void);
+uint32_t board_clk_hz(void);
+
+/* Stack accounting: the stack is painted at reset; peak = bytes ever written. */
+uint32_t board_stack_peak(void);
+uint32_t board_stack_size(void);
+
+/* Wait until UART0 has sent everything, then idle forever. */
+void board_halt(void) __attribute__((noreturn));
+
+#endif
