@@ -186,3 +186,255 @@ def argmax_first(logits):
 def predict(model: QuantModel, images_uint8, masks=None):
     """Predicted labels (first maximum logit) for (C, H, W) or (N, C, H, W) images."""
     return argmax_first(forward_logits(model, images_uint8, masks))
+
+
+# ---------------------------------------------------------------- loss
+
+def exp_table() -> np.ndarray:
+    """T[0] = 65536, T[d] = (T[d-1] * 61565 + 32768) >> 16, d = 1..255 (~2^16 e^(-d/16))."""
+    t = [65536]
+    for _ in range(255):
+        t.append((t[-1] * 61565 + 32768) >> 16)
+    return np.array(t, dtype=np.int64)
+
+
+EXP_TABLE = exp_table()
+
+
+def softmax_probs_q15(z) -> np.ndarray:
+    """p_i = (E_i << 15) // S with E_i = T[max(z) - z_i], S = sum E (Q15)."""
+    z = np.asarray(z, dtype=np.int64)
+    e = EXP_TABLE[z.max() - z]
+    s = int(e.sum())
+    return (e << 15) // s
+
+
+def softmax_error(z, label: int) -> np.ndarray:
+    """Error of the logits (Q7): sat8(round_shift(p - onehot*32768, 8))."""
+    g = softmax_probs_q15(z)
+    g[label] -= 32768
+    return sat8(round_shift(g, 8))
+
+
+# ---------------------------------------------------------------- backward ops
+
+
+def maxpool_backward(e_pooled, y):
+    """Route the pooled error to each window's argmax in y (first maximum); 0 elsewhere."""
+    y = np.asarray(y, dtype=np.int64)
+    e_pooled = np.asarray(e_pooled, dtype=np.int64)
+    c, h, w = y.shape
+    h2, w2 = h // 2, w // 2
+    _, idx = maxpool(y)
+    out = np.zeros((c, h, w), dtype=np.int64)
+    cc, yy, xx = np.meshgrid(np.arange(c), np.arange(h2), np.arange(w2), indexing="ij")
+    out[cc, 2 * yy + idx // 2, 2 * xx + idx % 2] = e_pooled.reshape(c, h2, w2)
+    return out
+
+
+def relu_backward(e, y):
+    """e = 0 where y <= 0."""
+    e = np.asarray(e, dtype=np.int64)
+    return np.where(np.asarray(y) > 0, e, 0)
+
+
+def conv_error_acc(e_out, w_eff):
+    """acc[i][y][x] = sum_{o,ky,kx} e_out[o][y-ky+1][x-kx+1] * w_eff[o][i][ky][kx]."""
+    e_out = np.asarray(e_out, dtype=np.int64)
+    oc, h, w = e_out.shape
+    w_eff = np.asarray(w_eff, dtype=np.int64)
+    c = w_eff.shape[1]
+    cols = _imatmul(w_eff.reshape(oc, c * 9).T, e_out.reshape(oc, h * w))
+    cols = cols.reshape(c, 3, 3, h, w)
+    accp = np.zeros((c, h + 2, w + 2), dtype=np.int64)
+    for ky in range(3):
+        for kx in range(3):
+            accp[:, ky:ky + h, kx:kx + w] += cols[:, ky, kx]
+    return wrap32(accp[:, 1:h + 1, 1:w + 1])
+
+
+def fc_error_acc(e_out, w_eff):
+    """acc_j = sum_o e_out[o] * w_eff[o][j]."""
+    return wrap32(_imatmul(np.asarray(e_out, dtype=np.int64)[None], w_eff)[0])
+
+
+def error_backward(layer: Layer, e_out, w_eff):
+    """e_in = sat8(round_shift(acc, err_shift)), shaped like the layer input
+    (an fc layer returns the flat vector)."""
+    if layer.kind == "conv":
+        acc = conv_error_acc(e_out, w_eff)
+    else:
+        acc = fc_error_acc(e_out, w_eff)
+    return sat8(round_shift(acc, layer.err_shift))
+
+
+def conv_score_grad(e_out, x):
+    """G[o][i][ky][kx] = sum_{y,x} e_out[o][y][x] * x[i][y+ky-1][x+kx-1] (zero padded)."""
+    e_out = np.asarray(e_out, dtype=np.int64)
+    x = np.asarray(x, dtype=np.int64)
+    oc = e_out.shape[0]
+    c = x.shape[0]
+    cols = _im2col(x[None])[0]  # (C*9, HW)
+    g = _imatmul(e_out.reshape(oc, -1), cols.T)
+    return wrap32(g).reshape(oc, c, 3, 3)
+
+
+def fc_score_grad(e_out, x):
+    """G[o][j] = e_out[o] * x[j]."""
+    return wrap32(np.outer(np.asarray(e_out, dtype=np.int64),
+                           np.asarray(x, dtype=np.int64).reshape(-1)))
+
+
+def score_grad(layer: Layer, e_out, x):
+    """gq = sat16(round_shift(G, grad_shift))."""
+    g = conv_score_grad(e_out, x) if layer.kind == "conv" else fc_score_grad(e_out, x)
+    return sat16(round_shift(g, layer.grad_shift))
+
+
+def score_update(scores, gq, weights, lr_shift: int):
+    """s = sat16(s - round_shift(gq * w, lr_shift)) with w the stored weight."""
+    s = np.asarray(scores, dtype=np.int64)
+    step = round_shift(np.asarray(gq, dtype=np.int64) * np.asarray(weights, dtype=np.int64),
+                       lr_shift)
+    return sat16(s - step).astype(np.int16)
+
+
+# ---------------------------------------------------------------- PRIOT: PRNG, scores, masks
+
+
+class XorShift32:
+    """xorshift32; a seed of 0 is replaced by 0x9E3779B9."""
+
+    def __init__(self, seed: int):
+        self.x = (seed & 0xFFFFFFFF) or 0x9E3779B9
+
+    def next(self) -> int:
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return x
+
+
+def init_scores(model: QuantModel, config: RunConfig) -> list[np.ndarray]:
+    """Initial int16 scores: one PRNG draw per edge, layer order, weight-layout order.
+
+    magnitude (0): sat16((|w| << init_shift) | (r & ((1 << init_shift) - 1)))
+    uniform   (1): ((r >> 20) & 0xFFF) - 2048"""
+    rng = XorShift32(config.seed)
+    out = []
+    for layer in model.layers:
+        n = layer.n_edges
+        r = np.fromiter((rng.next() for _ in range(n)), dtype=np.int64, count=n)
+        if config.score_init == 0:
+            mag = np.abs(layer.weights.astype(np.int64)).reshape(-1)
+            low = r & ((1 << config.init_shift) - 1)
+            s = sat16((mag << config.init_shift) | low)
+        elif config.score_init == 1:
+            s = ((r >> 20) & 0xFFF) - 2048
+        else:
+            raise ValueError(f"score_init {config.score_init}")
+        out.append(s.astype(np.int16).reshape(layer.weights.shape))
+    return out
+
+
+def n_keep(n: int, keep_permille: int) -> int:
+    """max(1, floor(n * keep_permille / 1000))."""
+    return max(1, n * keep_permille // 1000)
+
+
+def compute_mask(scores, keep_permille: int) -> np.ndarray:
+    """Top-k mask of one layer: the n_keep largest scores, lower index first on ties."""
+    s = np.asarray(scores, dtype=np.int64)
+    flat = s.reshape(-1)
+    k = n_keep(flat.size, keep_permille)
+    order = np.lexsort((np.arange(flat.size), -flat))  # by score desc, then index asc
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[order[:k]] = True
+    return mask.reshape(s.shape)
+
+
+def compute_masks(model: QuantModel, scores, keep_permille: int) -> list[np.ndarray]:
+    return [compute_mask(s, keep_permille) for s in scores]
+
+
+def score_crc(scores) -> int:
+    """zlib CRC-32 over every layer's scores, layer order, little-endian int16."""
+    crc = 0
+    for s in scores:
+        crc = zlib.crc32(np.ascontiguousarray(s, dtype="<i2").tobytes(), crc)
+    return crc
+
+
+# ---------------------------------------------------------------- training
+
+
+def forward_saved(model: QuantModel, image_uint8, w_effs):
+    """Forward one image, returning (inputs of each layer, y of each layer)."""
+    x = input_from_pixels(image_uint8).reshape(model.in_c, model.in_h, model.in_w)
+    xs, ys = [], []
+    for layer, w_eff in zip(model.layers, w_effs):
+        if layer.kind == "fc":
+            x = x.reshape(-1)
+        xs.append(x)
+        y, x = layer_forward(layer, x, w_eff)
+        ys.append(y)
+    return xs, ys
+
+
+def train_step(model: QuantModel, scores, masks, image, label: int, config: RunConfig):
+    """One PRIOT step (SEMANTICS.md 'One training step'); returns (new scores, new masks)."""
+    w_effs = [effective_weights(layer, m) for layer, m in zip(model.layers, masks)]
+    xs, ys = forward_saved(model, image, w_effs)
+    e = softmax_error(ys[-1], int(label))
+    new_scores = list(scores)
+    for li in range(len(model.layers) - 1, -1, -1):
+        layer = model.layers[li]
+        y = ys[li]
+        if layer.pool:
+            e = maxpool_backward(e.reshape(layer.next_shape), y)
+        e = e.reshape(y.shape)
+        if layer.relu:
+            e = relu_backward(e, y)
+        gq = score_grad(layer, e, xs[li])
+        new_scores[li] = score_update(scores[li], gq, layer.weights, config.lr_shift)
+        if li > 0:
+            e = error_backward(layer, e, w_effs[li]).reshape(xs[li].shape)
+    return new_scores, compute_masks(model, new_scores, config.keep_permille)
+
+
+def _limit(n: int, limit: int) -> int:
+    return min(n, limit) if limit else n
+
+
+def evaluate(model: QuantModel, images, labels, masks=None) -> tuple[int, np.ndarray]:
+    """(correct count, predictions)."""
+    pred = predict(model, images, masks) if len(images) else np.zeros(0, dtype=np.int64)
+    return int(np.sum(pred == np.asarray(labels))), pred
+
+
+def run(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
+    """The whole priot_run flow: eval frozen -> eval before -> train -> eval after -> CRC."""
+    if config.method != 0:
+        raise ValueError(f"method {config.method}")
+    n_tr = _limit(len(dataset.train_x), config.train_limit)
+    n_te = _limit(len(dataset.test_x), config.test_limit)
+    tx, ty = dataset.test_x[:n_te], dataset.test_y[:n_te]
+    frozen, frozen_pred = evaluate(model, tx, ty, None)
+    scores = init_scores(model, config)
+    masks = compute_masks(model, scores, config.keep_permille)
+    before, before_pred = evaluate(model, tx, ty, masks)
+    samples = 0
+    for _ in range(config.epochs):
+        for i in range(n_tr):
+            scores, masks = train_step(model, scores, masks, dataset.train_x[i],
+                                       dataset.train_y[i], config)
+            samples += 1
+    after, after_pred = evaluate(model, tx, ty, masks)
+    return {
+        "frozen_correct": frozen, "before_correct": before, "after_correct": after,
+        "test_total": n_te, "train_samples": samples, "score_crc": score_crc(scores),
+        "scores": scores, "masks": masks,
+        "frozen_pred": frozen_pred, "before_pred": before_pred, "after_pred": after_pred,
+    }

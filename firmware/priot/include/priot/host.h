@@ -1,0 +1,79 @@
+/* Host entry points: plain C functions (scalar and pointer arguments only) for ctypes
+ * (orchestration/priot/native.py). Built into libpriot.so by `make -C firmware host`; they
+ * are portable C too, so the firmware build may compile them (and drop them at link).
+ * No allocation: every buffer, including the session arena, comes from the caller. */
+#ifndef PRIOT_HOST_H
+#define PRIOT_HOST_H
+#include <stdint.h>
+#include "priot/engine.h"
+
+#define PRIOT_HOST_API_VERSION 1
+
+typedef struct {
+    int32_t status;                /* priot_status_t */
+    uint32_t frozen_correct, before_correct, after_correct, test_total;
+    uint32_t train_samples, train_per_epoch, score_crc;
+    uint32_t arena_used, n_edges, n_layers, n_classes;
+} priot_host_result_t;
+
+int32_t priot_host_api_version(void);
+const char *priot_host_status_str(int32_t code);
+uint32_t priot_host_sizeof_result(void);
+
+/* Arena bytes the model blob needs (0 and *status set if the blob is invalid). */
+uint32_t priot_host_arena_need(const uint8_t *model, uint32_t model_len, int32_t *status);
+
+/* The whole priot_run on the three blobs. scores_out (optional, scores_cap entries):
+ * the final scores of all layers, concatenated; pred_out (optional, 3 * test_total
+ * bytes): predicted labels of the frozen, before and after evaluations. */
+int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
+                       uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
+                       uint8_t *arena, uint32_t arena_size, priot_host_result_t *res,
+                       int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
+                       uint32_t pred_cap);
+
+/* Session-level training: scores_in (optional, n_edges entries) replaces the initial
+ * scores (masks recomputed), then n training steps on images (n * image bytes) and
+ * labels; the final scores go to scores_out and w_eff to weff_out (each optional,
+ * n_edges entries). */
+int32_t priot_host_train(const uint8_t *model, uint32_t model_len, const uint8_t *config,
+                         uint32_t config_len, uint8_t *arena, uint32_t arena_size,
+                         const int16_t *scores_in, const uint8_t *images,
+                         const uint8_t *labels, uint32_t n, int16_t *scores_out,
+                         int8_t *weff_out);
+
+/* Forward n images with the frozen model (scores_in NULL, use_mask 0) or with the masks
+ * of scores_in (or of the initial scores if scores_in is NULL). logits_out: n * n_classes
+ * int8 (optional); pred_out: n labels (optional). */
+int32_t priot_host_predict(const uint8_t *model, uint32_t model_len, const uint8_t *config,
+                           uint32_t config_len, uint8_t *arena, uint32_t arena_size,
+                           const int16_t *scores_in, int32_t use_mask, const uint8_t *images,
+                           uint32_t n, int8_t *logits_out, uint8_t *pred_out);
+
+/* Single kernels with scalar shape arguments (see kernels.h / prune.h). */
+int32_t priot_host_round_shift(int32_t v, uint32_t s);
+int32_t priot_host_sat8(int32_t v);
+int32_t priot_host_sat16(int32_t v);
+uint32_t priot_host_rng(uint32_t seed, uint32_t n, uint32_t *out);
+void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                             uint32_t out_shift, uint32_t relu, const int8_t *x,
+                             const int8_t *wt, const int32_t *bias, int8_t *y, uint32_t *acc);
+void priot_host_fc_forward(uint32_t in_n, uint32_t out_n, uint32_t out_shift, uint32_t relu,
+                           const int8_t *x, const int8_t *wt, const int32_t *bias, int8_t *y);
+void priot_host_maxpool_forward(uint32_t c, uint32_t h, uint32_t w, const int8_t *y,
+                                int8_t *out);
+void priot_host_maxpool_backward(uint32_t c, uint32_t h, uint32_t w, const int8_t *e_pooled,
+                                 const int8_t *y, int8_t *e_y);
+void priot_host_conv_error_backward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                                    uint32_t err_shift, const int8_t *e_out, const int8_t *wt,
+                                    int8_t *e_in, uint32_t *acc);
+void priot_host_fc_error_backward(uint32_t in_n, uint32_t out_n, uint32_t err_shift,
+                                  const int8_t *e_out, const int8_t *wt, int8_t *e_in,
+                                  uint32_t *acc);
+void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                                uint32_t grad_shift, const int8_t *e_out, const int8_t *x,
+                                int16_t *gq);
+void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
+                              const int8_t *e_out, const int8_t *x, int16_t *gq);
+
+#endif

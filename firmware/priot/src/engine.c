@@ -1,0 +1,359 @@
+/* PRIOT session and the protocol flow (engine.h). Semantics: docs/SEMANTICS.md. */
+#include <string.h>
+#include "priot/crc32.h"
+#include "priot/engine.h"
+#include "priot/kernels.h"
+#include "priot/prune.h"
+#include "priot/rng.h"
+
+const char *priot_phase_name(uint32_t phase)
+{
+    switch (phase) {
+    case PRIOT_PHASE_FROZEN: return "frozen";
+    case PRIOT_PHASE_BEFORE: return "before";
+    case PRIOT_PHASE_AFTER: return "after";
+    default: return "unknown";
+    }
+}
+
+/* ------------------------------------------------------------------ arena layout */
+
+typedef struct {
+    uint8_t *base;   /* NULL: only measure */
+    uint32_t off;
+} bump_t;
+
+static void *bump(bump_t *b, uint32_t bytes)
+{
+    uint32_t start = (b->off + 3u) & ~3u;
+    void *p;
+    if (start < b->off || bytes > 0xFFFFFFFFu - start) {   /* saturate on overflow */
+        b->off = 0xFFFFFFFFu;
+        return (void *)0;
+    }
+    b->off = start + bytes;
+    p = b->base ? (void *)(b->base + start) : (void *)0;
+    return p;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+/* Carve every buffer; with b->base == NULL only the size is computed. */
+static void layout(priot_session_t *s, const priot_model_t *m, bump_t *b)
+{
+    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0;
+    for (l = 0; l < m->n_layers; l++) {
+        const priot_layer_t *L = &m->layers[l];
+        err_cap = max_u32(err_cap, max_u32(L->out_size, L->in_size));
+        acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? (uint32_t)L->in.h * L->in.w
+                                                               : L->in.c);
+        grad_cap = max_u32(grad_cap, L->row_edges);
+    }
+    for (l = 0; l < m->n_layers; l++) {
+        s->scores[l] = (int16_t *)bump(b, m->layers[l].n_edges > 0x7FFFFFFFu
+                                              ? 0xFFFFFFFFu
+                                              : 2u * m->layers[l].n_edges);
+        s->w_eff[l] = (int8_t *)bump(b, m->layers[l].n_edges);
+    }
+    s->x[0] = (int8_t *)bump(b, m->layers[0].in_size);
+    for (l = 0; l < m->n_layers; l++) {
+        const priot_layer_t *L = &m->layers[l];
+        s->y[l] = (int8_t *)bump(b, L->out_size);
+        s->x[l + 1] = (L->flags & PRIOT_FLAG_POOL) ? (int8_t *)bump(b, L->next_size) : s->y[l];
+    }
+    s->err[0] = (int8_t *)bump(b, err_cap);
+    s->err[1] = (int8_t *)bump(b, err_cap);
+    s->acc = (priot_acc_t *)bump(b, acc_cap > 0x3FFFFFFFu ? 0xFFFFFFFFu : 4u * acc_cap);
+    s->grad = (int16_t *)bump(b, 2u * grad_cap);
+    s->hist = (uint32_t *)bump(b, 256u * 4u);
+    s->err_cap = err_cap;
+    s->acc_cap = acc_cap;
+    s->grad_cap = grad_cap;
+}
+
+uint32_t priot_session_arena_need(const priot_model_t *m)
+{
+    priot_session_t tmp;
+    bump_t b = {(uint8_t *)0, 0};
+    layout(&tmp, m, &b);
+    return b.off;
+}
+
+/* ------------------------------------------------------------------ timing */
+
+static uint64_t now(const priot_session_t *s)
+{
+    return (s->hooks && s->hooks->now) ? s->hooks->now(s->hooks->ctx) : 0u;
+}
+
+/* Charge the time since *mark to *phase and move the mark. */
+static void charge(const priot_session_t *s, uint64_t *phase, uint64_t *mark)
+{
+    uint64_t t;
+    if (!s->hooks || !s->hooks->now)
+        return;
+    t = s->hooks->now(s->hooks->ctx);
+    *phase += t - *mark;
+    *mark = t;
+}
+
+/* ------------------------------------------------------------------ session */
+
+static void init_scores(priot_session_t *s)
+{
+    const priot_model_t *m = s->model;
+    const uint32_t shift = s->cfg.init_shift, low_mask = (1u << shift) - 1u;
+    priot_rng_t rng;
+    uint32_t l, i;
+    priot_rng_seed(&rng, s->cfg.seed);
+    for (l = 0; l < m->n_layers; l++) {
+        const priot_layer_t *L = &m->layers[l];
+        int16_t *sc = s->scores[l];
+        for (i = 0; i < L->n_edges; i++) {
+            uint32_t r = priot_rng_next(&rng);
+            int32_t v;
+            if (s->cfg.score_init == 0) {
+                int32_t w = L->w[i];
+                uint32_t mag = (uint32_t)(w < 0 ? -w : w);
+                v = priot_sat16((int32_t)((mag << shift) | (r & low_mask)));
+            } else {
+                v = (int32_t)((r >> 20) & 0xFFFu) - 2048;
+            }
+            sc[i] = (int16_t)v;
+        }
+    }
+}
+
+void priot_session_update_masks(priot_session_t *s)
+{
+    const priot_model_t *m = s->model;
+    uint32_t l;
+    for (l = 0; l < m->n_layers; l++)
+        priot_topk_mask(s->scores[l], m->layers[l].w, m->layers[l].n_edges,
+                        s->cfg.keep_permille, s->hist, s->w_eff[l]);
+}
+
+priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
+                                  const priot_config_t *cfg, uint8_t *arena,
+                                  uint32_t arena_size)
+{
+    bump_t b;
+    uint32_t skew;
+    if (!s || !m || !cfg || (!arena && arena_size) || m->n_layers < 1 ||
+        m->n_layers > PRIOT_MAX_LAYERS)
+        return PRIOT_E_ARG;
+    if (cfg->keep_permille < 1u || cfg->keep_permille > 1000u)
+        return PRIOT_E_CONFIG_KEEP;
+    if (cfg->lr_shift > 31u)
+        return PRIOT_E_CONFIG_LR_SHIFT;
+    if (cfg->score_init > 1u)
+        return PRIOT_E_CONFIG_SCORE_INIT;
+    if (cfg->init_shift > 14u)
+        return PRIOT_E_CONFIG_INIT_SHIFT;
+    if (cfg->method != 0u)
+        return PRIOT_E_CONFIG_METHOD;
+    memset(s, 0, sizeof(*s));
+    s->model = m;
+    s->cfg = *cfg;
+    s->arena = arena;
+    s->arena_size = arena_size;
+    /* align the arena start; the skipped bytes count as used */
+    skew = (uint32_t)((4u - ((uintptr_t)arena & 3u)) & 3u);
+    b.base = (uint8_t *)0;
+    b.off = 0;
+    layout(s, m, &b);
+    if (b.off == 0xFFFFFFFFu || skew > arena_size || b.off > arena_size - skew) {
+        s->arena_used = b.off == 0xFFFFFFFFu ? b.off : b.off + skew;
+        return PRIOT_E_ARENA;
+    }
+    b.base = arena + skew;
+    b.off = 0;
+    layout(s, m, &b);
+    s->arena_used = b.off + skew;
+    init_scores(s);
+    priot_session_update_masks(s);
+    return PRIOT_OK;
+}
+
+/* ------------------------------------------------------------------ forward / train */
+
+static void forward(priot_session_t *s, const uint8_t *image, int use_mask)
+{
+    const priot_model_t *m = s->model;
+    uint32_t l;
+    priot_input_q7(image, s->x[0], m->layers[0].in_size);
+    for (l = 0; l < m->n_layers; l++) {
+        const priot_layer_t *L = &m->layers[l];
+        const int8_t *w = use_mask ? s->w_eff[l] : L->w;
+        if (L->type == PRIOT_LAYER_CONV)
+            priot_conv3x3_forward(L, s->x[l], w, s->y[l], s->acc);
+        else
+            priot_fc_forward(L, s->x[l], w, s->y[l]);
+        if (L->flags & PRIOT_FLAG_POOL)
+            priot_maxpool2x2_forward(s->y[l], L->out, s->x[l + 1]);
+    }
+}
+
+uint32_t priot_predict(priot_session_t *s, const uint8_t *image, int use_mask)
+{
+    forward(s, image, use_mask);
+    return priot_argmax_i8(s->x[s->model->n_layers], s->model->n_classes);
+}
+
+static int all_zero(const int8_t *p, uint32_t n)
+{
+    while (n--)
+        if (*p++)
+            return 0;
+    return 1;
+}
+
+void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
+{
+    const priot_model_t *m = s->model;
+    priot_train_stats_t *st = &s->stats;
+    const uint32_t lr = s->cfg.lr_shift;
+    uint64_t mark = now(s);
+    uint32_t cur = 0, l;
+
+    forward(s, image, 1);
+    charge(s, &st->forward, &mark);
+
+    priot_softmax_ce_error(s->x[m->n_layers], m->n_classes, label, s->err[0], (uint32_t *)0);
+    charge(s, &st->loss, &mark);
+
+    for (l = m->n_layers; l-- > 0;) {
+        const priot_layer_t *L = &m->layers[l];
+        const int conv = L->type == PRIOT_LAYER_CONV;
+        const uint32_t row = L->row_edges, plane = (uint32_t)L->out.h * L->out.w;
+        int16_t *sc = s->scores[l];
+        const int8_t *e;
+        uint32_t o;
+        if (L->flags & PRIOT_FLAG_POOL) {
+            priot_maxpool2x2_backward(s->err[cur], s->y[l], L->out, s->err[cur ^ 1u]);
+            cur ^= 1u;
+        }
+        if (L->flags & PRIOT_FLAG_RELU)
+            priot_relu_backward(s->err[cur], s->y[l], L->out_size);
+        e = s->err[cur];
+        /* score gradient and update, one output row at a time; all-zero rows skipped */
+        for (o = 0; o < L->out.c; o++) {
+            if (conv ? all_zero(e + o * plane, plane) : e[o] == 0)
+                continue;
+            if (conv)
+                priot_conv3x3_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
+            else
+                priot_fc_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
+            charge(s, &st->backward, &mark);
+            priot_score_update(sc + o * row, L->w + o * row, s->grad, row, lr);
+            charge(s, &st->update, &mark);
+        }
+        if (l > 0) {
+            if (conv)
+                priot_conv3x3_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
+            else
+                priot_fc_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
+            cur ^= 1u;
+        }
+        charge(s, &st->backward, &mark);
+    }
+
+    priot_session_update_masks(s);
+    charge(s, &st->mask, &mark);
+    st->samples++;
+}
+
+uint32_t priot_evaluate(priot_session_t *s, const priot_dataset_t *d, uint32_t n,
+                        int use_mask, uint32_t phase)
+{
+    uint32_t i, correct = 0;
+    const priot_hooks_t *h = s->hooks;
+    for (i = 0; i < n && i < d->n_test; i++) {
+        uint32_t pred = priot_predict(s, d->test_x + i * d->image_size, use_mask);
+        correct += pred == d->test_y[i];
+        if (h && h->on_predict)
+            h->on_predict(h->ctx, phase, i, pred);
+    }
+    return correct;
+}
+
+priot_status_t priot_check_dataset(const priot_model_t *m, const priot_dataset_t *d)
+{
+    if (d->shape.c != m->in.c || d->shape.h != m->in.h || d->shape.w != m->in.w)
+        return PRIOT_E_DATA_SHAPE;
+    if (d->n_classes != m->n_classes)
+        return PRIOT_E_DATA_CLASSES;
+    return PRIOT_OK;
+}
+
+uint32_t priot_score_crc(const priot_session_t *s)
+{
+    uint32_t l, crc = 0;
+    for (l = 0; l < s->model->n_layers; l++)
+        crc = priot_crc32_i16le(crc, s->scores[l], s->model->layers[l].n_edges);
+    return crc;
+}
+
+static uint32_t limit(uint32_t n, uint32_t lim) { return (lim && lim < n) ? lim : n; }
+
+static uint32_t eval_phase(priot_session_t *s, const priot_dataset_t *d, uint32_t n,
+                           uint32_t phase, uint64_t *cycles)
+{
+    const priot_hooks_t *h = s->hooks;
+    uint64_t t0 = now(s);
+    uint32_t correct = priot_evaluate(s, d, n, phase != PRIOT_PHASE_FROZEN, phase);
+    *cycles = now(s) - t0;
+    if (h && h->on_eval)
+        h->on_eval(h->ctx, phase, correct, n, *cycles);
+    return correct;
+}
+
+priot_status_t priot_run(priot_session_t *s, const priot_model_t *m,
+                         const priot_dataset_t *d, const priot_config_t *cfg,
+                         uint8_t *arena, uint32_t arena_size, const priot_hooks_t *hooks,
+                         priot_run_result_t *r)
+{
+    priot_status_t st;
+    uint32_t ep, i, n_tr, n_te, done = 0;
+    uint64_t t0, excluded = 0;
+    if (!s || !m || !d || !cfg || !r)
+        return PRIOT_E_ARG;
+    memset(r, 0, sizeof(*r));
+    st = priot_check_dataset(m, d);
+    if (st != PRIOT_OK)
+        return st;
+    st = priot_session_init(s, m, cfg, arena, arena_size);
+    if (st != PRIOT_OK)
+        return st;
+    s->hooks = hooks;
+    n_tr = limit(d->n_train, cfg->train_limit);
+    n_te = limit(d->n_test, cfg->test_limit);
+    r->test_total = n_te;
+    r->train_per_epoch = n_tr;
+
+    r->frozen_correct = eval_phase(s, d, n_te, PRIOT_PHASE_FROZEN, &r->frozen_cycles);
+    r->before_correct = eval_phase(s, d, n_te, PRIOT_PHASE_BEFORE, &r->before_cycles);
+
+    memset(&s->stats, 0, sizeof(s->stats));
+    t0 = now(s);
+    for (ep = 1; ep <= cfg->epochs; ep++) {
+        for (i = 0; i < n_tr; i++) {
+            priot_train_step(s, d->train_x + i * d->image_size, d->train_y[i]);
+            done++;
+            if (cfg->progress_every && done % cfg->progress_every == 0u && hooks &&
+                hooks->on_progress) {
+                uint64_t tp = now(s);
+                hooks->on_progress(hooks->ctx, ep, i + 1u, n_tr);
+                excluded += now(s) - tp;
+            }
+        }
+    }
+    s->stats.cycles = now(s) - t0 - excluded;
+    r->train = s->stats;
+    if (hooks && hooks->on_train)
+        hooks->on_train(hooks->ctx, &r->train);
+
+    r->after_correct = eval_phase(s, d, n_te, PRIOT_PHASE_AFTER, &r->after_cycles);
+    r->score_crc = priot_score_crc(s);
+    return PRIOT_OK;
+}

@@ -1,0 +1,296 @@
+/* Host entry points (host.h) for ctypes. */
+#include <string.h>
+#include "priot/blob.h"
+#include "priot/host.h"
+#include "priot/kernels.h"
+#include "priot/prune.h"
+#include "priot/rng.h"
+
+int32_t priot_host_api_version(void) { return PRIOT_HOST_API_VERSION; }
+const char *priot_host_status_str(int32_t code) { return priot_status_str(code); }
+uint32_t priot_host_sizeof_result(void) { return (uint32_t)sizeof(priot_host_result_t); }
+
+uint32_t priot_host_arena_need(const uint8_t *model, uint32_t model_len, int32_t *status)
+{
+    priot_model_t m;
+    priot_status_t st = priot_parse_model(model, model_len, &m);
+    if (status)
+        *status = st;
+    return st == PRIOT_OK ? priot_session_arena_need(&m) : 0u;
+}
+
+typedef struct {
+    uint8_t *pred;
+    uint32_t cap, total;
+} pred_ctx_t;
+
+static void on_predict(void *ctx, uint32_t phase, uint32_t index, uint32_t label)
+{
+    pred_ctx_t *c = (pred_ctx_t *)ctx;
+    uint32_t k = phase * c->total + index;
+    if (c->pred && k < c->cap)
+        c->pred[k] = (uint8_t)label;
+}
+
+static uint32_t copy_scores(const priot_session_t *s, int16_t *out, uint32_t cap)
+{
+    uint32_t l, off = 0;
+    for (l = 0; l < s->model->n_layers; l++) {
+        uint32_t n = s->model->layers[l].n_edges;
+        if (off + n > cap)
+            return 0;
+        memcpy(out + off, s->scores[l], n * sizeof(int16_t));
+        off += n;
+    }
+    return 1;
+}
+
+int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
+                       uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
+                       uint8_t *arena, uint32_t arena_size, priot_host_result_t *res,
+                       int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
+                       uint32_t pred_cap)
+{
+    priot_model_t m;
+    priot_dataset_t d;
+    priot_config_t c;
+    priot_session_t s;
+    priot_run_result_t r;
+    priot_hooks_t hooks;
+    pred_ctx_t pc;
+    priot_status_t st;
+    if (!res)
+        return PRIOT_E_ARG;
+    memset(res, 0, sizeof(*res));
+    st = priot_parse_model(model, model_len, &m);
+    if (st == PRIOT_OK)
+        st = priot_parse_dataset(dataset, dataset_len, &d);
+    if (st == PRIOT_OK)
+        st = priot_parse_config(config, config_len, &c);
+    if (st == PRIOT_OK && scores_out && scores_cap < m.n_edges)
+        st = PRIOT_E_BUFFER;
+    if (st != PRIOT_OK) {
+        res->status = st;
+        return st;
+    }
+    res->n_edges = m.n_edges;
+    res->n_layers = m.n_layers;
+    res->n_classes = m.n_classes;
+    memset(&hooks, 0, sizeof(hooks));
+    pc.pred = pred_out;
+    pc.cap = pred_out ? pred_cap : 0u;
+    pc.total = c.test_limit && c.test_limit < d.n_test ? c.test_limit : d.n_test;
+    hooks.ctx = &pc;
+    hooks.on_predict = on_predict;
+    st = priot_run(&s, &m, &d, &c, arena, arena_size, &hooks, &r);
+    res->arena_used = s.arena_used;
+    res->status = st;
+    if (st != PRIOT_OK)
+        return st;
+    res->frozen_correct = r.frozen_correct;
+    res->before_correct = r.before_correct;
+    res->after_correct = r.after_correct;
+    res->test_total = r.test_total;
+    res->train_samples = r.train.samples;
+    res->train_per_epoch = r.train_per_epoch;
+    res->score_crc = r.score_crc;
+    if (scores_out)
+        copy_scores(&s, scores_out, scores_cap);
+    return PRIOT_OK;
+}
+
+/* Parse model + config and set up a session whose scores are scores_in (if given). */
+static priot_status_t open_session(priot_session_t *s, priot_model_t *m,
+                                   const uint8_t *model, uint32_t model_len,
+                                   const uint8_t *config, uint32_t config_len,
+                                   uint8_t *arena, uint32_t arena_size,
+                                   const int16_t *scores_in)
+{
+    priot_config_t c;
+    priot_status_t st = priot_parse_model(model, model_len, m);
+    uint32_t l, off = 0;
+    if (st != PRIOT_OK)
+        return st;
+    st = priot_parse_config(config, config_len, &c);
+    if (st != PRIOT_OK)
+        return st;
+    st = priot_session_init(s, m, &c, arena, arena_size);
+    if (st != PRIOT_OK || !scores_in)
+        return st;
+    for (l = 0; l < m->n_layers; l++) {
+        memcpy(s->scores[l], scores_in + off, m->layers[l].n_edges * sizeof(int16_t));
+        off += m->layers[l].n_edges;
+    }
+    priot_session_update_masks(s);
+    return PRIOT_OK;
+}
+
+int32_t priot_host_train(const uint8_t *model, uint32_t model_len, const uint8_t *config,
+                         uint32_t config_len, uint8_t *arena, uint32_t arena_size,
+                         const int16_t *scores_in, const uint8_t *images,
+                         const uint8_t *labels, uint32_t n, int16_t *scores_out,
+                         int8_t *weff_out)
+{
+    priot_model_t m;
+    priot_session_t s;
+    uint32_t i, l, off = 0, img;
+    priot_status_t st = open_session(&s, &m, model, model_len, config, config_len, arena,
+                                     arena_size, scores_in);
+    if (st != PRIOT_OK)
+        return st;
+    img = m.layers[0].in_size;
+    for (i = 0; i < n; i++) {
+        if (labels[i] >= m.n_classes)
+            return PRIOT_E_ARG;
+        priot_train_step(&s, images + i * img, labels[i]);
+    }
+    if (scores_out)
+        copy_scores(&s, scores_out, m.n_edges);
+    if (weff_out)
+        for (l = 0; l < m.n_layers; l++) {
+            memcpy(weff_out + off, s.w_eff[l], m.layers[l].n_edges);
+            off += m.layers[l].n_edges;
+        }
+    return PRIOT_OK;
+}
+
+int32_t priot_host_predict(const uint8_t *model, uint32_t model_len, const uint8_t *config,
+                           uint32_t config_len, uint8_t *arena, uint32_t arena_size,
+                           const int16_t *scores_in, int32_t use_mask, const uint8_t *images,
+                           uint32_t n, int8_t *logits_out, uint8_t *pred_out)
+{
+    priot_model_t m;
+    priot_session_t s;
+    uint32_t i, img;
+    priot_status_t st = open_session(&s, &m, model, model_len, config, config_len, arena,
+                                     arena_size, scores_in);
+    if (st != PRIOT_OK)
+        return st;
+    img = m.layers[0].in_size;
+    for (i = 0; i < n; i++) {
+        uint32_t p = priot_predict(&s, images + i * img, use_mask != 0);
+        if (pred_out)
+            pred_out[i] = (uint8_t)p;
+        if (logits_out)
+            memcpy(logits_out + i * m.n_classes, s.x[m.n_layers], m.n_classes);
+    }
+    return PRIOT_OK;
+}
+
+/* ------------------------------------------------------------------ single kernels */
+
+int32_t priot_host_round_shift(int32_t v, uint32_t s) { return priot_round_shift(v, s); }
+int32_t priot_host_sat8(int32_t v) { return priot_sat8(v); }
+int32_t priot_host_sat16(int32_t v) { return priot_sat16(v); }
+
+uint32_t priot_host_rng(uint32_t seed, uint32_t n, uint32_t *out)
+{
+    priot_rng_t r;
+    uint32_t i;
+    priot_rng_seed(&r, seed);
+    for (i = 0; i < n; i++)
+        out[i] = priot_rng_next(&r);
+    return r.x;
+}
+
+static priot_layer_t make_layer(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
+                                uint32_t out_c, uint32_t flags, uint32_t out_shift,
+                                uint32_t err_shift, uint32_t grad_shift, const int8_t *wt,
+                                const int32_t *bias)
+{
+    priot_layer_t L;
+    memset(&L, 0, sizeof(L));
+    L.type = (uint8_t)type;
+    L.flags = (uint8_t)flags;
+    L.out_shift = (uint8_t)out_shift;
+    L.err_shift = (uint8_t)err_shift;
+    L.grad_shift = (uint8_t)grad_shift;
+    L.in.c = (uint16_t)in_c;
+    L.in.h = (uint16_t)h;
+    L.in.w = (uint16_t)w;
+    L.out.c = (uint16_t)out_c;
+    L.out.h = (uint16_t)h;
+    L.out.w = (uint16_t)w;
+    L.next = L.out;
+    L.in_size = in_c * h * w;
+    L.out_size = out_c * h * w;
+    L.next_size = L.out_size;
+    L.row_edges = type == PRIOT_LAYER_CONV ? in_c * 9u : in_c;
+    L.n_edges = L.row_edges * out_c;
+    L.w = wt;
+    L.bias = bias;
+    return L;
+}
+
+void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                             uint32_t out_shift, uint32_t relu, const int8_t *x,
+                             const int8_t *wt, const int32_t *bias, int8_t *y, uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c,
+                                 relu ? PRIOT_FLAG_RELU : 0u, out_shift, 0, 0, wt, bias);
+    priot_conv3x3_forward(&L, x, wt, y, acc);
+}
+
+void priot_host_fc_forward(uint32_t in_n, uint32_t out_n, uint32_t out_shift, uint32_t relu,
+                           const int8_t *x, const int8_t *wt, const int32_t *bias, int8_t *y)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n,
+                                 relu ? PRIOT_FLAG_RELU : 0u, out_shift, 0, 0, wt, bias);
+    priot_fc_forward(&L, x, wt, y);
+}
+
+static priot_tensor_shape_t shape3(uint32_t c, uint32_t h, uint32_t w)
+{
+    priot_tensor_shape_t s;
+    s.c = (uint16_t)c;
+    s.h = (uint16_t)h;
+    s.w = (uint16_t)w;
+    return s;
+}
+
+void priot_host_maxpool_forward(uint32_t c, uint32_t h, uint32_t w, const int8_t *y,
+                                int8_t *out)
+{
+    priot_maxpool2x2_forward(y, shape3(c, h, w), out);
+}
+
+void priot_host_maxpool_backward(uint32_t c, uint32_t h, uint32_t w, const int8_t *e_pooled,
+                                 const int8_t *y, int8_t *e_y)
+{
+    priot_maxpool2x2_backward(e_pooled, y, shape3(c, h, w), e_y);
+}
+
+void priot_host_conv_error_backward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                                    uint32_t err_shift, const int8_t *e_out, const int8_t *wt,
+                                    int8_t *e_in, uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, err_shift, 0,
+                                 wt, (const int32_t *)0);
+    priot_conv3x3_error_backward(&L, e_out, wt, e_in, acc);
+}
+
+void priot_host_fc_error_backward(uint32_t in_n, uint32_t out_n, uint32_t err_shift,
+                                  const int8_t *e_out, const int8_t *wt, int8_t *e_in,
+                                  uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, err_shift, 0, wt,
+                                 (const int32_t *)0);
+    priot_fc_error_backward(&L, e_out, wt, e_in, acc);
+}
+
+void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                                uint32_t grad_shift, const int8_t *e_out, const int8_t *x,
+                                int16_t *gq)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, grad_shift,
+                                 (const int8_t *)0, (const int32_t *)0);
+    priot_conv3x3_score_grad(&L, e_out, x, 0, out_c, gq);
+}
+
+void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
+                              const int8_t *e_out, const int8_t *x, int16_t *gq)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, grad_shift,
+                                 (const int8_t *)0, (const int32_t *)0);
+    priot_fc_score_grad(&L, e_out, x, 0, out_n, gq);
+}

@@ -1,0 +1,78 @@
+/* Top-k mask by a two-level histogram threshold (prune.h, docs/SEMANTICS.md "Mask"). */
+#include <string.h>
+#include "priot/arith.h"
+#include "priot/prune.h"
+
+uint32_t priot_n_keep(uint32_t n, uint32_t keep_permille)
+{
+    /* floor(n * k / 1000) = q * k + floor(r * k / 1000) with n = 1000 q + r */
+    uint32_t q = n / 1000u, r = n % 1000u;
+    uint32_t k = q * keep_permille + (r * keep_permille) / 1000u;
+    return k ? k : 1u;
+}
+
+/* Walk bins 255..0 and return the bin in which the running count reaches `need`;
+ * *before = count in the bins above it. */
+static uint32_t select_bin(const uint32_t *hist, uint32_t need, uint32_t *before)
+{
+    uint32_t b = 256, cum = 0;
+    while (b-- > 0) {
+        if (cum + hist[b] >= need)
+            break;
+        cum += hist[b];
+    }
+    *before = cum;
+    return b;
+}
+
+PRIOT_HOT void priot_topk_threshold(const int16_t *s, uint32_t n, uint32_t k, uint32_t *hist,
+                                    int16_t *thr, uint32_t *n_eq_keep)
+{
+    uint32_t i, hi, lo, above_hi, above_lo;
+    if (k > n)
+        k = n;
+    /* level 1: high byte of u = s + 32768 */
+    memset(hist, 0, 256 * sizeof(uint32_t));
+    for (i = 0; i < n; i++)
+        hist[(uint32_t)((int32_t)s[i] + 32768) >> 8]++;
+    hi = select_bin(hist, k, &above_hi);
+    /* level 2: low byte among the scores in bin `hi` */
+    memset(hist, 0, 256 * sizeof(uint32_t));
+    for (i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)((int32_t)s[i] + 32768);
+        if ((u >> 8) == hi)
+            hist[u & 0xFFu]++;
+    }
+    lo = select_bin(hist, k - above_hi, &above_lo);
+    *thr = (int16_t)((int32_t)((hi << 8) | lo) - 32768);
+    *n_eq_keep = k - above_hi - above_lo;
+}
+
+PRIOT_HOT uint32_t priot_apply_mask(const int16_t *s, const int8_t *w, uint32_t n, int16_t thr,
+                                    uint32_t n_eq_keep, int8_t *w_eff)
+{
+    uint32_t i, kept = 0;
+    const int32_t t = thr;
+    for (i = 0; i < n; i++) {
+        int32_t v = s[i];
+        int keep = v > t;
+        if (v == t && n_eq_keep) {
+            keep = 1;
+            n_eq_keep--;
+        }
+        w_eff[i] = keep ? w[i] : 0;
+        kept += (uint32_t)keep;
+    }
+    return kept;
+}
+
+uint32_t priot_topk_mask(const int16_t *s, const int8_t *w, uint32_t n, uint32_t keep_permille,
+                         uint32_t *hist, int8_t *w_eff)
+{
+    int16_t thr;
+    uint32_t eq;
+    if (n == 0)
+        return 0;
+    priot_topk_threshold(s, n, priot_n_keep(n, keep_permille), hist, &thr, &eq);
+    return priot_apply_mask(s, w, n, thr, eq, w_eff);
+}

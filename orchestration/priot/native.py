@@ -1,0 +1,450 @@
+"""ctypes bindings of the C kernel library (firmware/priot, host build libpriot.so).
+
+The library is built on demand with ``make -C firmware host`` (see :func:`build_library`);
+every entry point of firmware/priot/include/priot/host.h has a numpy wrapper here, and
+:func:`host_run` runs the exact ``priot_run`` flow of the firmware on three blobs.
+
+C status codes become :class:`NativeError` carrying the code and its message.
+"""
+from __future__ import annotations
+
+import ctypes as C
+import os
+import pathlib
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import blob as blobmod
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+FIRMWARE_DIR = REPO / "firmware"
+API_VERSION = 1
+
+
+class NativeError(RuntimeError):
+    """A C function returned a non-zero priot_status_t."""
+
+    def __init__(self, code: int, message: str, where: str = ""):
+        super().__init__(f"{where + ': ' if where else ''}priot error {code} ({message})")
+        self.code = code
+        self.message = message
+
+
+# ---------------------------------------------------------------- build and load
+
+
+def build_library(san: bool = False, build_dir: os.PathLike | None = None) -> pathlib.Path:
+    """Build (if out of date) and return the path of libpriot.so.
+
+    Kept in one small function so that a project-wide builder can replace it."""
+    build = pathlib.Path(build_dir) if build_dir else REPO / "build"
+    cmd = ["make", "-s", "-C", str(FIRMWARE_DIR), "host", f"BUILD={build}"]
+    if san:
+        cmd.append("SAN=1")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building the host library failed:\n{proc.stdout}\n{proc.stderr}")
+    return build / ("host-san" if san else "host") / "libpriot.so"
+
+
+class Result(C.Structure):
+    """Mirror of priot_host_result_t (host.h)."""
+    _fields_ = [("status", C.c_int32)] + [(n, C.c_uint32) for n in (
+        "frozen_correct", "before_correct", "after_correct", "test_total",
+        "train_samples", "train_per_epoch", "score_crc",
+        "arena_used", "n_edges", "n_layers", "n_classes")]
+
+
+_P = C.c_void_p
+_U32 = C.c_uint32
+_I32 = C.c_int32
+
+_SIGNATURES = {
+    "priot_host_api_version": (_I32, []),
+    "priot_host_status_str": (C.c_char_p, [_I32]),
+    "priot_host_sizeof_result": (_U32, []),
+    "priot_host_arena_need": (_U32, [_P, _U32, _P]),
+    "priot_host_run": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P, _U32, _P, _U32]),
+    "priot_host_train": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _P, _P, _U32, _P, _P]),
+    "priot_host_predict": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _I32, _P, _U32, _P, _P]),
+    "priot_host_round_shift": (_I32, [_I32, _U32]),
+    "priot_host_sat8": (_I32, [_I32]),
+    "priot_host_sat16": (_I32, [_I32]),
+    "priot_host_rng": (_U32, [_U32, _U32, _P]),
+    "priot_host_conv_forward": (None, [_U32, _U32, _U32, _U32, _U32, _U32, _P, _P, _P, _P, _P]),
+    "priot_host_fc_forward": (None, [_U32, _U32, _U32, _U32, _P, _P, _P, _P]),
+    "priot_host_maxpool_forward": (None, [_U32, _U32, _U32, _P, _P]),
+    "priot_host_maxpool_backward": (None, [_U32, _U32, _U32, _P, _P, _P]),
+    "priot_host_conv_error_backward": (None, [_U32, _U32, _U32, _U32, _U32, _P, _P, _P, _P]),
+    "priot_host_fc_error_backward": (None, [_U32, _U32, _U32, _P, _P, _P, _P]),
+    "priot_host_conv_score_grad": (None, [_U32, _U32, _U32, _U32, _U32, _P, _P, _P]),
+    "priot_host_fc_score_grad": (None, [_U32, _U32, _U32, _P, _P, _P]),
+    "priot_relu_backward": (None, [_P, _P, _U32]),
+    "priot_score_update": (None, [_P, _P, _P, _U32, _U32]),
+    "priot_softmax_ce_error": (None, [_P, _U32, _U32, _P, _P]),
+    "priot_argmax_i8": (_U32, [_P, _U32]),
+    "priot_input_q7": (None, [_P, _P, _U32]),
+    "priot_n_keep": (_U32, [_U32, _U32]),
+    "priot_topk_threshold": (None, [_P, _U32, _U32, _P, _P, _P]),
+    "priot_topk_mask": (_U32, [_P, _P, _U32, _U32, _P, _P]),
+    "priot_crc32": (_U32, [_U32, _P, _U32]),
+    "priot_status_str": (C.c_char_p, [C.c_int]),
+}
+
+_libs: dict[tuple, C.CDLL] = {}
+_lock = threading.Lock()
+
+
+def load(san: bool = False, path: os.PathLike | None = None) -> C.CDLL:
+    """Build if needed, load and return the library (cached per variant)."""
+    key = (san, str(path) if path else None)
+    with _lock:
+        if key not in _libs:
+            lib = C.CDLL(str(path or build_library(san)))
+            for name, (res, args) in _SIGNATURES.items():
+                fn = getattr(lib, name)
+                fn.restype = res
+                fn.argtypes = args
+            if lib.priot_host_api_version() != API_VERSION:
+                raise RuntimeError("libpriot.so API version mismatch; rebuild it")
+            if lib.priot_host_sizeof_result() != C.sizeof(Result):
+                raise RuntimeError("priot_host_result_t layout differs from native.Result")
+            _libs[key] = lib
+        return _libs[key]
+
+
+def status_message(code: int, lib: C.CDLL | None = None) -> str:
+    return (lib or load()).priot_host_status_str(int(code)).decode()
+
+
+def _check(code: int, where: str, lib: C.CDLL) -> None:
+    if code != 0:
+        raise NativeError(int(code), status_message(code, lib), where)
+
+
+# ---------------------------------------------------------------- buffers
+
+
+def _buf(a, dtype) -> np.ndarray:
+    """Contiguous copy (or view) of a with the given dtype; values must already fit."""
+    a = np.asarray(a)
+    if a.dtype != dtype:
+        info = np.iinfo(dtype)
+        if a.size and (a.min() < info.min or a.max() > info.max):
+            raise ValueError(f"values outside {np.dtype(dtype).name}")
+        a = a.astype(dtype)
+    return np.ascontiguousarray(a)
+
+
+def _ptr(a: np.ndarray | None):
+    return None if a is None else a.ctypes.data_as(C.c_void_p)
+
+
+def _blob(data) -> np.ndarray:
+    """Blob bytes in a fresh, 16-byte aligned buffer (the C parser needs 4-byte alignment)."""
+    raw = np.frombuffer(bytes(data), dtype=np.uint8)
+    out = np.empty(len(raw) + 16, dtype=np.uint8)
+    off = (-out.ctypes.data) % 16
+    out = out[off:off + len(raw)]
+    out[:] = raw
+    return out
+
+
+# ---------------------------------------------------------------- whole runs
+
+
+@dataclass
+class HostRunResult:
+    frozen_correct: int
+    before_correct: int
+    after_correct: int
+    test_total: int
+    train_samples: int
+    train_per_epoch: int
+    score_crc: int
+    arena_used: int
+    n_edges: int
+    scores: list[np.ndarray] = field(default_factory=list)  # per layer, shaped like weights
+    frozen_pred: np.ndarray | None = None
+    before_pred: np.ndarray | None = None
+    after_pred: np.ndarray | None = None
+
+
+def arena_need(model_blob: bytes, san: bool = False) -> int:
+    lib = load(san)
+    mb = _blob(model_blob)
+    st = C.c_int32(0)
+    n = lib.priot_host_arena_need(_ptr(mb), len(mb), C.byref(st))
+    _check(st.value, "arena_need", lib)
+    return int(n)
+
+
+def _split_scores(model_blob: bytes, flat: np.ndarray) -> list[np.ndarray]:
+    model = blobmod.decode_model(model_blob)
+    out, off = [], 0
+    for layer in model.layers:
+        n = layer.n_edges
+        out.append(flat[off:off + n].reshape(layer.weights.shape).copy())
+        off += n
+    return out
+
+
+def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
+             san: bool = False, arena_size: int | None = None,
+             want_scores: bool = True, want_predictions: bool = True) -> HostRunResult:
+    """priot_run (eval frozen -> eval before -> train -> eval after -> score CRC) in C."""
+    lib = load(san)
+    mb, db, cb = _blob(model_blob), _blob(dataset_blob), _blob(config_blob)
+    if arena_size is None:
+        st = C.c_int32(0)
+        arena_size = int(lib.priot_host_arena_need(_ptr(mb), len(mb), C.byref(st)))
+        _check(st.value, "host_run", lib)
+    arena = np.zeros(max(arena_size, 1), dtype=np.uint8)
+    res = Result()
+    n_edges = blobmod.decode_model(model_blob).n_edges if want_scores else 0
+    scores = np.zeros(n_edges, dtype=np.int16) if want_scores else None
+    pred = None
+    if want_predictions:
+        cfg = blobmod.decode_config(config_blob)
+        ds = blobmod.decode_dataset(dataset_blob)
+        n_te = min(len(ds.test_y), cfg.test_limit) if cfg.test_limit else len(ds.test_y)
+        pred = np.zeros(3 * n_te, dtype=np.uint8)
+    code = lib.priot_host_run(_ptr(mb), len(mb), _ptr(db), len(db), _ptr(cb), len(cb),
+                              _ptr(arena), arena_size, C.byref(res),
+                              _ptr(scores), 0 if scores is None else len(scores),
+                              _ptr(pred), 0 if pred is None else len(pred))
+    _check(code, "host_run", lib)
+    out = HostRunResult(res.frozen_correct, res.before_correct, res.after_correct,
+                        res.test_total, res.train_samples, res.train_per_epoch,
+                        res.score_crc, res.arena_used, res.n_edges)
+    if scores is not None:
+        out.scores = _split_scores(model_blob, scores)
+    if pred is not None:
+        n = res.test_total
+        out.frozen_pred, out.before_pred, out.after_pred = (pred[:n], pred[n:2 * n],
+                                                            pred[2 * n:3 * n])
+    return out
+
+
+def host_train(model_blob: bytes, config_blob: bytes, images, labels, scores=None, *,
+               san: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Training steps in C from `scores` (list per layer; None: the initial scores).
+
+    Returns (scores, w_eff) per layer after len(labels) steps (0 steps: the initial state)."""
+    lib = load(san)
+    mb, cb = _blob(model_blob), _blob(config_blob)
+    model = blobmod.decode_model(model_blob)
+    need = arena_need(model_blob, san)
+    arena = np.zeros(need, dtype=np.uint8)
+    imgs = _buf(images, np.uint8)
+    labs = _buf(labels, np.uint8).reshape(-1)
+    s_in = None
+    if scores is not None:
+        s_in = np.concatenate([_buf(s, np.int16).reshape(-1) for s in scores])
+    s_out = np.zeros(model.n_edges, dtype=np.int16)
+    w_out = np.zeros(model.n_edges, dtype=np.int8)
+    code = lib.priot_host_train(_ptr(mb), len(mb), _ptr(cb), len(cb), _ptr(arena), need,
+                                _ptr(s_in), _ptr(imgs), _ptr(labs), len(labs),
+                                _ptr(s_out), _ptr(w_out))
+    _check(code, "host_train", lib)
+    return _split_scores(model_blob, s_out), _split_scores(model_blob, w_out)
+
+
+def host_predict(model_blob: bytes, config_blob: bytes, images, scores=None,
+                 use_mask: bool = True, *, san: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(logits int8 (N, n_classes), predictions (N,)) from the C forward pass."""
+    lib = load(san)
+    mb, cb = _blob(model_blob), _blob(config_blob)
+    model = blobmod.decode_model(model_blob)
+    need = arena_need(model_blob, san)
+    arena = np.zeros(need, dtype=np.uint8)
+    imgs = _buf(images, np.uint8)
+    n = imgs.shape[0] if imgs.ndim == 4 else 1
+    s_in = None
+    if scores is not None:
+        s_in = np.concatenate([_buf(s, np.int16).reshape(-1) for s in scores])
+    logits = np.zeros((n, model.n_classes), dtype=np.int8)
+    pred = np.zeros(n, dtype=np.uint8)
+    code = lib.priot_host_predict(_ptr(mb), len(mb), _ptr(cb), len(cb), _ptr(arena), need,
+                                  _ptr(s_in), int(use_mask), _ptr(imgs), n,
+                                  _ptr(logits), _ptr(pred))
+    _check(code, "host_predict", lib)
+    return logits, pred
+
+
+# ---------------------------------------------------------------- single kernels
+
+
+def round_shift(v: int, s: int) -> int:
+    return load().priot_host_round_shift(int(v), int(s))
+
+
+def sat8(v: int) -> int:
+    return load().priot_host_sat8(int(v))
+
+
+def sat16(v: int) -> int:
+    return load().priot_host_sat16(int(v))
+
+
+def rng(seed: int, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.uint32)
+    load().priot_host_rng(seed & 0xFFFFFFFF, n, _ptr(out))
+    return out
+
+
+def input_q7(pixels) -> np.ndarray:
+    p = _buf(pixels, np.uint8)
+    out = np.zeros(p.shape, dtype=np.int8)
+    load().priot_input_q7(_ptr(p), _ptr(out), p.size)
+    return out
+
+
+def conv_forward(x, w, bias, out_shift: int, relu: bool) -> np.ndarray:
+    """x (C, H, W) int8, w (OC, C, 3, 3) int8, bias (OC,) int32 or None -> y (OC, H, W)."""
+    x = _buf(x, np.int8)
+    w = _buf(w, np.int8)
+    c, h, wd = x.shape
+    oc = w.shape[0]
+    assert w.shape == (oc, c, 3, 3)
+    b = None if bias is None else _buf(bias, np.int32)
+    y = np.zeros((oc, h, wd), dtype=np.int8)
+    acc = np.zeros(h * wd, dtype=np.uint32)
+    load().priot_host_conv_forward(c, h, wd, oc, out_shift, int(relu), _ptr(x), _ptr(w), _ptr(b),
+                                   _ptr(y), _ptr(acc))
+    return y
+
+
+def fc_forward(x, w, bias, out_shift: int, relu: bool) -> np.ndarray:
+    x = _buf(x, np.int8).reshape(-1)
+    w = _buf(w, np.int8)
+    oc, n = w.shape
+    assert x.size == n
+    b = None if bias is None else _buf(bias, np.int32)
+    y = np.zeros(oc, dtype=np.int8)
+    load().priot_host_fc_forward(n, oc, out_shift, int(relu), _ptr(x), _ptr(w), _ptr(b), _ptr(y))
+    return y
+
+
+def maxpool_forward(y) -> np.ndarray:
+    y = _buf(y, np.int8)
+    c, h, w = y.shape
+    out = np.zeros((c, h // 2, w // 2), dtype=np.int8)
+    load().priot_host_maxpool_forward(c, h, w, _ptr(y), _ptr(out))
+    return out
+
+
+def maxpool_backward(e_pooled, y) -> np.ndarray:
+    y = _buf(y, np.int8)
+    c, h, w = y.shape
+    e = _buf(e_pooled, np.int8).reshape(c, h // 2, w // 2)
+    out = np.zeros_like(y)
+    load().priot_host_maxpool_backward(c, h, w, _ptr(e), _ptr(y), _ptr(out))
+    return out
+
+
+def relu_backward(e, y) -> np.ndarray:
+    e = _buf(e, np.int8).copy()
+    y = _buf(y, np.int8)
+    assert e.size == y.size
+    load().priot_relu_backward(_ptr(e), _ptr(y), e.size)
+    return e
+
+
+def conv_error_backward(e_out, w, err_shift: int) -> np.ndarray:
+    e = _buf(e_out, np.int8)
+    w = _buf(w, np.int8)
+    oc, h, wd = e.shape
+    c = w.shape[1]
+    out = np.zeros((c, h, wd), dtype=np.int8)
+    acc = np.zeros(h * wd, dtype=np.uint32)
+    load().priot_host_conv_error_backward(c, h, wd, oc, err_shift, _ptr(e), _ptr(w), _ptr(out),
+                                          _ptr(acc))
+    return out
+
+
+def fc_error_backward(e_out, w, err_shift: int) -> np.ndarray:
+    e = _buf(e_out, np.int8).reshape(-1)
+    w = _buf(w, np.int8)
+    oc, n = w.shape
+    out = np.zeros(n, dtype=np.int8)
+    acc = np.zeros(n, dtype=np.uint32)
+    load().priot_host_fc_error_backward(n, oc, err_shift, _ptr(e), _ptr(w), _ptr(out), _ptr(acc))
+    return out
+
+
+def conv_score_grad(e_out, x, grad_shift: int) -> np.ndarray:
+    e = _buf(e_out, np.int8)
+    x = _buf(x, np.int8)
+    oc, h, w = e.shape
+    c = x.shape[0]
+    gq = np.zeros((oc, c, 3, 3), dtype=np.int16)
+    load().priot_host_conv_score_grad(c, h, w, oc, grad_shift, _ptr(e), _ptr(x), _ptr(gq))
+    return gq
+
+
+def fc_score_grad(e_out, x, grad_shift: int) -> np.ndarray:
+    e = _buf(e_out, np.int8).reshape(-1)
+    x = _buf(x, np.int8).reshape(-1)
+    gq = np.zeros((e.size, x.size), dtype=np.int16)
+    load().priot_host_fc_score_grad(x.size, e.size, grad_shift, _ptr(e), _ptr(x), _ptr(gq))
+    return gq
+
+
+def score_update(scores, gq, w, lr_shift: int) -> np.ndarray:
+    s = _buf(scores, np.int16).copy()
+    g = _buf(gq, np.int16)
+    w = _buf(w, np.int8)
+    assert s.size == g.size == w.size
+    load().priot_score_update(_ptr(s), _ptr(w), _ptr(g), s.size, lr_shift)
+    return s
+
+
+def softmax_error(z, label: int) -> tuple[np.ndarray, np.ndarray]:
+    """(error int8, probabilities Q15 uint32)."""
+    z = _buf(z, np.int8).reshape(-1)
+    e = np.zeros(z.size, dtype=np.int8)
+    p = np.zeros(z.size, dtype=np.uint32)
+    load().priot_softmax_ce_error(_ptr(z), z.size, label, _ptr(e), _ptr(p))
+    return e, p
+
+
+def argmax(z) -> int:
+    z = _buf(z, np.int8).reshape(-1)
+    return int(load().priot_argmax_i8(_ptr(z), z.size))
+
+
+def exp_table() -> np.ndarray:
+    lib = load()
+    return np.ctypeslib.as_array((C.c_uint32 * 256).in_dll(lib, "priot_exp_table")).copy()
+
+
+def n_keep(n: int, keep_permille: int) -> int:
+    return int(load().priot_n_keep(n, keep_permille))
+
+
+def topk_threshold(scores, k: int) -> tuple[int, int]:
+    s = _buf(scores, np.int16).reshape(-1)
+    hist = np.zeros(256, dtype=np.uint32)
+    thr = C.c_int16(0)
+    eq = C.c_uint32(0)
+    load().priot_topk_threshold(_ptr(s), s.size, k, _ptr(hist), C.byref(thr), C.byref(eq))
+    return thr.value, eq.value
+
+
+def topk_mask(scores, keep_permille: int, w=None) -> np.ndarray:
+    """w_eff (int8, shaped like scores); with w None the bool mask itself."""
+    s = _buf(scores, np.int16)
+    ww = np.ones(s.shape, dtype=np.int8) if w is None else _buf(w, np.int8)
+    out = np.zeros(s.shape, dtype=np.int8)
+    hist = np.zeros(256, dtype=np.uint32)
+    load().priot_topk_mask(_ptr(s), _ptr(ww), s.size, keep_permille, _ptr(hist), _ptr(out))
+    return out.astype(bool) if w is None else out
+
+
+def crc32(data: bytes, crc: int = 0) -> int:
+    b = np.frombuffer(bytes(data), dtype=np.uint8)
+    return int(load().priot_crc32(crc, _ptr(b) if len(b) else None, len(b)))
