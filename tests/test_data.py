@@ -307,3 +307,11 @@ def test_atomic_write_cleans_up(tmp_path, monkeypatch):
     assert target.read_bytes() == b"one"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
     assert not any(n.endswith(".tmp") for n in os.listdir(tmp_path))
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRIOT_CACHE_DIR", str(tmp_path))
+    assert data.default_cache_dir() == tmp_path
+    monkeypatch.delenv("PRIOT_CACHE_DIR")
+    assert data.default_cache_dir().parts[-2:] in (("priot", "data"), (".priot", "data"),
+                                                   (".cache", "priot"))

@@ -298,7 +298,13 @@ def default_sizes(n: int) -> tuple[int, int, int]:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("PRIOT_CACHE_DIR", Path.home() / ".cache" / "priot"))
+    """$PRIOT_CACHE_DIR, else <repo>/.priot/data in a source checkout, else ~/.cache/priot."""
+    if os.environ.get("PRIOT_CACHE_DIR"):
+        return Path(os.environ["PRIOT_CACHE_DIR"])
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file():
+        return repo / ".priot" / "data"
+    return Path.home() / ".cache" / "priot"
 
 
 def split_indices(n: int, sizes: tuple[int, int, int], seed: int) -> list[np.ndarray]:

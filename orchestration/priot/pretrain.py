@@ -8,7 +8,7 @@ Accuracy is reported for the float model and for the exported integer model
 (``priot.reference.predict``), on upright data (the pretrain validation part) and rotated
 data (the ``test`` split).
 
-The default model:  ``python -m priot.pretrain --out models/tinycnn.prmd``, i.e.
+The default model:  ``python -m priot.pretrain --out models/tiny_cnn_mnist.prmd``, i.e.
 ``r = pretrain(prepare_data())`` then ``export_blob(r.qmodel, path, r.provenance)``.
 """
 from __future__ import annotations
@@ -138,7 +138,7 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("models/tinycnn.prmd"))
+    ap.add_argument("--out", type=Path, default=Path("models/tiny_cnn_mnist.prmd"))
     ap.add_argument("--data-dir", type=Path, help="MNIST IDX directory (source 'idx')")
     ap.add_argument("--angle", type=float, default=45.0)
     ap.add_argument("--seed", type=int, default=0)
