@@ -67,6 +67,9 @@ _SIGNATURES = {
     "priot_host_status_str": (C.c_char_p, [_I32]),
     "priot_host_sizeof_result": (_U32, []),
     "priot_host_arena_need": (_U32, [_P, _U32, _P]),
+    "priot_host_parse_model": (_I32, [_P, _U32]),
+    "priot_host_parse_dataset": (_I32, [_P, _U32]),
+    "priot_host_parse_config": (_I32, [_P, _U32]),
     "priot_host_run": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P, _U32, _P, _U32]),
     "priot_host_train": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _P, _P, _U32, _P, _P]),
     "priot_host_predict": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _I32, _P, _U32, _P, _P]),
@@ -173,6 +176,20 @@ class HostRunResult:
     after_pred: np.ndarray | None = None
 
 
+def parse_status(kind: str, data: bytes, san: bool = False) -> int:
+    """Status code of the C parser for a "model", "dataset" or "config" blob (0 = valid)."""
+    lib = load(san)
+    b = _blob(data)
+    fn = getattr(lib, f"priot_host_parse_{kind}")
+    return int(fn(_ptr(b), len(b)))
+
+
+def check_blob(kind: str, data: bytes, san: bool = False) -> None:
+    """Raise NativeError unless the C parser accepts the blob."""
+    lib = load(san)
+    _check(parse_status(kind, data, san), f"parse_{kind}", lib)
+
+
 def arena_need(model_blob: bytes, san: bool = False) -> int:
     lib = load(san)
     mb = _blob(model_blob)
@@ -204,14 +221,17 @@ def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
         _check(st.value, "host_run", lib)
     arena = np.zeros(max(arena_size, 1), dtype=np.uint8)
     res = Result()
-    n_edges = blobmod.decode_model(model_blob).n_edges if want_scores else 0
-    scores = np.zeros(n_edges, dtype=np.int16) if want_scores else None
-    pred = None
-    if want_predictions:
-        cfg = blobmod.decode_config(config_blob)
-        ds = blobmod.decode_dataset(dataset_blob)
-        n_te = min(len(ds.test_y), cfg.test_limit) if cfg.test_limit else len(ds.test_y)
-        pred = np.zeros(3 * n_te, dtype=np.uint8)
+    scores = pred = None
+    try:  # sizes of the optional outputs; malformed blobs are left to the C parser
+        if want_scores:
+            scores = np.zeros(blobmod.decode_model(model_blob).n_edges, dtype=np.int16)
+        if want_predictions:
+            cfg = blobmod.decode_config(config_blob)
+            n_test = blobmod.decode_dataset(dataset_blob).test_y.size
+            n_te = min(n_test, cfg.test_limit) if cfg.test_limit else n_test
+            pred = np.zeros(3 * n_te, dtype=np.uint8)
+    except blobmod.BlobError:
+        scores = pred = None
     code = lib.priot_host_run(_ptr(mb), len(mb), _ptr(db), len(db), _ptr(cb), len(cb),
                               _ptr(arena), arena_size, C.byref(res),
                               _ptr(scores), 0 if scores is None else len(scores),

@@ -10,6 +10,24 @@ int32_t priot_host_api_version(void) { return PRIOT_HOST_API_VERSION; }
 const char *priot_host_status_str(int32_t code) { return priot_status_str(code); }
 uint32_t priot_host_sizeof_result(void) { return (uint32_t)sizeof(priot_host_result_t); }
 
+int32_t priot_host_parse_model(const uint8_t *blob, uint32_t len)
+{
+    priot_model_t m;
+    return priot_parse_model(blob, len, &m);
+}
+
+int32_t priot_host_parse_dataset(const uint8_t *blob, uint32_t len)
+{
+    priot_dataset_t d;
+    return priot_parse_dataset(blob, len, &d);
+}
+
+int32_t priot_host_parse_config(const uint8_t *blob, uint32_t len)
+{
+    priot_config_t c;
+    return priot_parse_config(blob, len, &c);
+}
+
 uint32_t priot_host_arena_need(const uint8_t *model, uint32_t model_len, int32_t *status)
 {
     priot_model_t m;

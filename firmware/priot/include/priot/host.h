@@ -20,6 +20,11 @@ int32_t priot_host_api_version(void);
 const char *priot_host_status_str(int32_t code);
 uint32_t priot_host_sizeof_result(void);
 
+/* Parse one blob (priot_parse_model/dataset/config); returns the status. */
+int32_t priot_host_parse_model(const uint8_t *blob, uint32_t len);
+int32_t priot_host_parse_dataset(const uint8_t *blob, uint32_t len);
+int32_t priot_host_parse_config(const uint8_t *blob, uint32_t len);
+
 /* Arena bytes the model blob needs (0 and *status set if the blob is invalid). */
 uint32_t priot_host_arena_need(const uint8_t *model, uint32_t model_len, int32_t *status);
 

@@ -1,0 +1,160 @@
+/* The PRIOT firmware: parse the run-config, model and dataset blobs from their fixed
+ * flash offsets (docs/BLOBS.md), run the protocol flow of priot_run (eval frozen -> eval
+ * before -> train -> eval after) and report it on UART0 as docs/PROTOCOL.md lines. The
+ * host build (firmware/priot/src/host.c) runs the same priot_run, so results agree. */
+#include <stdint.h>
+#include "board.h"
+#include "flash_layout.h"
+#include "lineout.h"
+#include "priot/blob.h"
+#include "priot/engine.h"
+
+/* The session arena (scores, w_eff, activations, errors; see priot/engine.h). The 256 KiB
+ * main SRAM also holds the kernel code copied to RAM and the rest of .data/.bss. */
+#ifndef PRIOT_ARENA_SIZE
+#define PRIOT_ARENA_SIZE (160u * 1024u)
+#endif
+
+static uint32_t arena[PRIOT_ARENA_SIZE / 4u]; /* uint32_t: 4-byte aligned */
+static priot_model_t model;
+static priot_dataset_t dataset;
+static priot_config_t config;
+static priot_session_t session;
+static priot_run_result_t result;
+
+static void done(const char *status)
+{
+    out_begin("DONE");
+    out_str("status", status);
+    out_end();
+    board_halt();
+}
+
+static void fail(priot_status_t st)
+{
+    out_begin("ERROR");
+    out_u32("code", (uint32_t)st);
+    out_str("msg", priot_status_str(st));
+    out_end();
+    done("error");
+}
+
+static uint64_t hook_now(void *ctx)
+{
+    (void)ctx;
+    return board_cycles();
+}
+
+static void hook_eval(void *ctx, uint32_t phase, uint32_t correct, uint32_t total,
+                      uint64_t cycles)
+{
+    (void)ctx;
+    out_begin("EVAL");
+    out_str("phase", priot_phase_name(phase));
+    out_u32("correct", correct);
+    out_u32("total", total);
+    out_u64("cycles", cycles);
+    out_end();
+}
+
+static void hook_progress(void *ctx, uint32_t epoch, uint32_t done_in_epoch, uint32_t total)
+{
+    (void)ctx;
+    out_begin("PROGRESS");
+    out_u32("epoch", epoch);
+    out_u32("done", done_in_epoch);
+    out_u32("total", total);
+    out_end();
+}
+
+static void hook_train(void *ctx, const priot_train_stats_t *st)
+{
+    (void)ctx;
+    out_begin("TRAIN");
+    out_u32("samples", st->samples);
+    out_u64("cycles", st->cycles);
+    out_u64("forward", st->forward);
+    out_u64("loss", st->loss);
+    out_u64("backward", st->backward);
+    out_u64("update", st->update);
+    out_u64("mask", st->mask);
+    out_end();
+}
+
+static const uint8_t *flash(uint32_t addr) { return (const uint8_t *)(uintptr_t)addr; }
+
+static uint32_t limited(uint32_t n, uint32_t lim) { return (lim && lim < n) ? lim : n; }
+
+int main(void)
+{
+    priot_status_t st;
+    priot_hooks_t hooks;
+
+    board_init();
+    out_begin("BOOT");
+    out_u32("fw", 1);
+    out_u32("clk_hz", board_clk_hz());
+    out_end();
+
+    /* Each parser reads the common header first and only trusts the payload size it
+     * announces if header + payload + CRC fit in the blob's flash region. */
+    st = priot_parse_config(flash(PRIOT_CONFIG_ADDR), PRIOT_CONFIG_MAX, &config);
+    if (st != PRIOT_OK)
+        fail(st);
+    st = priot_parse_model(flash(PRIOT_MODEL_ADDR), PRIOT_MODEL_MAX, &model);
+    if (st != PRIOT_OK)
+        fail(st);
+    st = priot_parse_dataset(flash(PRIOT_DATASET_ADDR), PRIOT_DATASET_MAX, &dataset);
+    if (st != PRIOT_OK)
+        fail(st);
+    st = priot_check_dataset(&model, &dataset);
+    if (st != PRIOT_OK)
+        fail(st);
+    if (priot_session_arena_need(&model) > sizeof(arena))
+        fail(PRIOT_E_ARENA);
+
+    out_begin("MODEL");
+    out_u32("layers", model.n_layers);
+    out_u32("edges", model.n_edges);
+    out_hex("crc", model.crc);
+    out_end();
+    out_begin("DATA");
+    out_u32("train", dataset.n_train);
+    out_u32("test", dataset.n_test);
+    out_i32("angle", dataset.angle_deg);
+    out_end();
+    out_begin("CONFIG");
+    out_u32("method", config.method);
+    out_u32("keep_permille", config.keep_permille);
+    out_u32("lr_shift", config.lr_shift);
+    out_u32("score_init", config.score_init);
+    out_u32("init_shift", config.init_shift);
+    out_u32("epochs", config.epochs);
+    out_u32("seed", config.seed);
+    out_u32("train", limited(dataset.n_train, config.train_limit));
+    out_u32("test", limited(dataset.n_test, config.test_limit));
+    out_end();
+
+    hooks.ctx = (void *)0;
+    hooks.now = hook_now;
+    hooks.on_eval = hook_eval;
+    hooks.on_progress = config.progress_every ? hook_progress : 0;
+    hooks.on_train = hook_train;
+    hooks.on_predict = 0;
+    st = priot_run(&session, &model, &dataset, &config, (uint8_t *)arena, sizeof(arena),
+                   &hooks, &result);
+    if (st != PRIOT_OK)
+        fail(st);
+
+    out_begin("SCORES");
+    out_hex("crc", result.score_crc);
+    out_end();
+    out_begin("MEM");
+    out_u32("arena_used", session.arena_used);
+    out_u32("arena_size", (uint32_t)sizeof(arena));
+    out_u32("stack_peak", board_stack_peak());
+    out_u32("stack_size", board_stack_size());
+    out_end();
+    done("ok");
+    return 0;
+}
