@@ -1,5 +1,5 @@
 /* Board support for the RP2040 (bare metal, no SDK): the only interface the application
- * uses. Implementation: firmware/board/rp2040/*.c, startup and boot2 beside it. */
+ * uses. Implementation: the .c/.S files beside this header (board.c, startup.S, boot2.S). */
 #ifndef PRIOT_BOARD_H
 #define PRIOT_BOARD_H
 #include <stdint.h>

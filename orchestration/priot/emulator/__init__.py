@@ -1,0 +1,20 @@
+"""Running priot firmware: backends (rp2040js now, Renode and a real board later) and the
+UART line-protocol parser."""
+from .base import (
+    EmulatorBackend,
+    EmulatorError,
+    EmulatorTimeout,
+    EmulatorUnavailable,
+    FirmwareFault,
+    FirmwareReportedError,
+    ProtocolError,
+    RunResult,
+)
+from .protocol import Eval, Record, Report, accuracy, parse_line
+from .rp2040js import Rp2040jsBackend
+
+__all__ = [
+    "EmulatorBackend", "EmulatorError", "EmulatorTimeout", "EmulatorUnavailable",
+    "FirmwareFault", "FirmwareReportedError", "ProtocolError", "RunResult",
+    "Eval", "Record", "Report", "accuracy", "parse_line", "Rp2040jsBackend",
+]

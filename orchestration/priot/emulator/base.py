@@ -1,0 +1,79 @@
+"""What every way of running firmware offers (rp2040js now; Renode and a real board later).
+
+A backend takes a firmware image plus blobs (flash address -> bytes), runs it until the
+firmware prints ``PRIOT DONE`` (or a limit hits) and returns the UART lines. Firmware that
+faults raises :class:`FirmwareFault`; interpreting the lines is ``protocol.Report``'s job.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EmulatorError(RuntimeError):
+    """Base of everything that goes wrong running firmware."""
+
+
+class EmulatorUnavailable(EmulatorError):
+    """The backend cannot run here (missing tool, package or device)."""
+
+
+class EmulatorTimeout(EmulatorError):
+    """The firmware did not finish within the wall-clock or cycle budget."""
+
+    def __init__(self, message: str, lines: Sequence[str] = ()):
+        super().__init__(message)
+        self.lines = list(lines)
+
+
+class FirmwareFault(EmulatorError):
+    """The firmware took a HardFault (``PRIOT FAULT pc=... lr=... xpsr=...``)."""
+
+    def __init__(self, pc: int, lr: int, xpsr: int, lines: Sequence[str] = ()):
+        super().__init__(f"firmware HardFault at pc=0x{pc:08x} lr=0x{lr:08x} xpsr=0x{xpsr:08x}")
+        self.pc, self.lr, self.xpsr = pc, lr, xpsr
+        self.lines = list(lines)
+
+
+class FirmwareReportedError(EmulatorError):
+    """The firmware rejected its input (``PRIOT ERROR code=... msg=...``)."""
+
+    def __init__(self, code: int, msg: str):
+        super().__init__(f"firmware error {code}: {msg.replace('_', ' ')}")
+        self.code, self.msg = code, msg
+
+
+class ProtocolError(EmulatorError):
+    """Output that breaks docs/PROTOCOL.md (malformed line, missing record or key)."""
+
+
+@dataclass
+class RunResult:
+    lines: list[str]
+    status: str                  # done, idle, ... (backend specific, "done" = stop line seen)
+    emulated_cycles: int | None  # clk_sys cycles the emulator executed, when it knows
+    instructions: int | None
+    wall_s: float
+    backend: str
+    clk_sys_hz: int | None = None
+
+
+class EmulatorBackend(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def available(self) -> tuple[bool, str]:
+        """(True, "") when run() can work here, else (False, why not)."""
+
+    @abc.abstractmethod
+    def run(
+        self,
+        firmware_bin: Path,
+        blobs: dict[int, bytes],
+        timeout_s: float,
+        max_cycles: int | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        """Run until the firmware prints PRIOT DONE; on_line sees each UART line live."""

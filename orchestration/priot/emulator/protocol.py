@@ -1,0 +1,182 @@
+"""Parser for the firmware's UART line protocol (docs/PROTOCOL.md).
+
+``parse_line`` turns one ``PRIOT <RECORD> key=value ...`` line into a :class:`Record`;
+``Report.from_lines`` checks and summarises a whole run, raising :class:`FirmwareFault` /
+:class:`FirmwareReportedError` when the firmware says it failed.
+"""
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .base import FirmwareFault, FirmwareReportedError, ProtocolError
+
+PREFIX = "PRIOT "
+_RECORD_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_DECIMAL = re.compile(r"-?[0-9]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    fields: dict[str, str]
+    line: str = ""
+
+    def text(self, key: str) -> str:
+        try:
+            return self.fields[key]
+        except KeyError:
+            raise ProtocolError(f"{self.name} record lacks key {key!r}: {self.line!r}") from None
+
+    def int(self, key: str) -> builtins.int:
+        value = self.text(key)
+        if not _DECIMAL.fullmatch(value):
+            raise ProtocolError(f"{self.name} {key}={value!r} is not a decimal integer: {self.line!r}")
+        return builtins.int(value)
+
+    def hex(self, key: str) -> builtins.int:
+        value = self.text(key)
+        if not _HEX.fullmatch(value):
+            raise ProtocolError(f"{self.name} {key}={value!r} is not 0x-prefixed hex: {self.line!r}")
+        return builtins.int(value, 16)
+
+
+def parse_line(line: str) -> Record | None:
+    """The record on a protocol line; None for lines that are not protocol lines."""
+    line = line.rstrip("\r\n")
+    if not line.startswith(PREFIX):
+        return None
+    name, *tokens = line[len(PREFIX):].split(" ")
+    if not _RECORD_NAME.fullmatch(name):
+        raise ProtocolError(f"bad record name {name!r}: {line!r}")
+    fields: dict[str, str] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if not sep or not key:
+            raise ProtocolError(f"token {token!r} is not key=value: {line!r}")
+        if key in fields:
+            raise ProtocolError(f"key {key!r} appears twice: {line!r}")
+        fields[key] = value
+    return Record(name, fields, line)
+
+
+def accuracy(correct: int, total: int) -> float:
+    if total <= 0:
+        raise ValueError(f"accuracy of {total} samples")
+    return correct / total
+
+
+class Eval(NamedTuple):
+    correct: int
+    total: int
+    cycles: int
+
+    @property
+    def accuracy(self) -> float:
+        return accuracy(self.correct, self.total)
+
+
+# key -> type of every record Report understands (docs/PROTOCOL.md)
+_KEYS: dict[str, dict[str, str]] = {
+    "BOOT": {"fw": "int", "clk_hz": "int"},
+    "MODEL": {"layers": "int", "edges": "int", "crc": "hex"},
+    "DATA": {"train": "int", "test": "int", "angle": "int"},
+    "CONFIG": dict.fromkeys(["method", "keep_permille", "lr_shift", "score_init", "init_shift",
+                             "epochs", "seed", "train", "test"], "int"),
+    "EVAL": {"phase": "text", "correct": "int", "total": "int", "cycles": "int"},
+    "PROGRESS": {"epoch": "int", "done": "int", "total": "int"},
+    "TRAIN": dict.fromkeys(["samples", "cycles", "forward", "loss", "backward", "update", "mask"],
+                           "int"),
+    "SCORES": {"crc": "hex"},
+    "MEM": dict.fromkeys(["arena_used", "arena_size", "stack_peak", "stack_size"], "int"),
+    "ERROR": {"code": "int", "msg": "text"},
+    "FAULT": {"pc": "hex", "lr": "hex", "xpsr": "hex"},
+    "DONE": {"status": "text"},
+}
+_ONCE = ("BOOT", "MODEL", "DATA", "CONFIG", "TRAIN", "SCORES", "MEM", "DONE")
+
+
+def _values(record: Record) -> dict:
+    return {key: getattr(record, kind)(key) for key, kind in _KEYS[record.name].items()}
+
+
+@dataclass
+class Report:
+    """Summary of one firmware run; see from_lines."""
+
+    status: str
+    boot: dict
+    model: dict | None = None
+    data: dict | None = None
+    config: dict | None = None
+    evals: dict[str, Eval] = field(default_factory=dict)
+    train: dict | None = None
+    progress: list[tuple[int, int, int]] = field(default_factory=list)
+    scores_crc: int | None = None
+    mem: dict | None = None
+    records: list[Record] = field(default_factory=list)  # every PRIOT line, in order
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> Report:
+        lines = list(lines)
+        records = [r for r in map(parse_line, lines) if r is not None]
+        seen: dict[str, dict] = {}
+        evals: dict[str, Eval] = {}
+        progress = []
+        for record in records:
+            if record.name not in _KEYS:
+                continue  # informational records (e.g. SELFTEST) stay in .records
+            values = _values(record)
+            if record.name == "FAULT":
+                raise FirmwareFault(values["pc"], values["lr"], values["xpsr"], lines)
+            if record.name == "ERROR":
+                raise FirmwareReportedError(values["code"], values["msg"])
+            if record.name == "EVAL":
+                phase = values.pop("phase")
+                if phase in evals:
+                    raise ProtocolError(f"second EVAL for phase {phase!r}: {record.line!r}")
+                evals[phase] = Eval(**values)
+            elif record.name == "PROGRESS":
+                progress.append((values["epoch"], values["done"], values["total"]))
+            elif record.name in seen:
+                raise ProtocolError(f"second {record.name} record: {record.line!r}")
+            else:
+                seen[record.name] = values
+        tail = " | ".join(lines[-5:])
+        if "DONE" not in seen:
+            raise ProtocolError(f"no PRIOT DONE line; output ended with: {tail!r}")
+        if "BOOT" not in seen:
+            raise ProtocolError(f"no PRIOT BOOT line; output ended with: {tail!r}")
+        status = seen["DONE"]["status"]
+        if status != "ok":
+            raise ProtocolError(f"DONE status={status} without the ERROR/FAULT record behind it")
+        return cls(
+            status=status,
+            boot=seen["BOOT"],
+            model=seen.get("MODEL"),
+            data=seen.get("DATA"),
+            config=seen.get("CONFIG"),
+            evals=evals,
+            train=seen.get("TRAIN"),
+            progress=progress,
+            scores_crc=seen["SCORES"]["crc"] if "SCORES" in seen else None,
+            mem=seen.get("MEM"),
+            records=records,
+        )
+
+
+def find_fault(lines: Iterable[str]) -> FirmwareFault | None:
+    """The FirmwareFault for the first FAULT line, if any (malformed lines are skipped)."""
+    lines = list(lines)
+    for line in lines:
+        try:
+            record = parse_line(line)
+            if record is not None and record.name == "FAULT":
+                return FirmwareFault(record.hex("pc"), record.hex("lr"), record.hex("xpsr"), lines)
+        except ProtocolError:
+            continue
+    return None

@@ -1,0 +1,131 @@
+"""Backend that runs firmware in rp2040js via emulation/rp2040js/run.mjs (Node)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..firmware import REPO_ROOT
+from .base import EmulatorBackend, EmulatorError, EmulatorTimeout, EmulatorUnavailable, RunResult
+from .protocol import find_fault
+
+RUNNER_DIR = REPO_ROOT / "emulation" / "rp2040js"
+EXIT_TIMEOUT = 3        # run.mjs: wall timeout or cycle limit
+KILL_MARGIN_S = 5.0     # run.mjs enforces the timeout itself; this is the backstop
+
+
+def _tail(lines: Sequence[str], n: int = 8) -> str:
+    return "\n".join(lines[-n:]) if lines else "(nothing)"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Rp2040jsBackend(EmulatorBackend):
+    name = "rp2040js"
+
+    def __init__(self, runner_dir: Path = RUNNER_DIR, boot2: bool = False):
+        self.runner_dir = Path(runner_dir)
+        self.boot2 = boot2  # enter through the image's boot2, as the bootrom does
+
+    def available(self) -> tuple[bool, str]:
+        if shutil.which("node") is None:
+            return False, "node is not installed (priot.toolchain.ensure_node())"
+        if not (self.runner_dir / "node_modules" / "rp2040js").is_dir():
+            return False, (f"rp2040js is not installed in {self.runner_dir} "
+                           "(priot.toolchain.ensure_emulator_packages())")
+        return True, ""
+
+    def run(
+        self,
+        firmware_bin: Path,
+        blobs: dict[int, bytes],
+        timeout_s: float,
+        max_cycles: int | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        ok, why = self.available()
+        if not ok:
+            raise EmulatorUnavailable(why)
+        with tempfile.TemporaryDirectory(prefix="priot-rp2040js-") as tmp:
+            command = [shutil.which("node"), str(self.runner_dir / "run.mjs"),
+                       "--firmware", str(firmware_bin), "--timeout", str(timeout_s)]
+            for addr, data in sorted(blobs.items()):
+                path = Path(tmp) / f"blob_{addr:08x}.bin"
+                path.write_bytes(data)
+                command += ["--blob", f"0x{addr:08x}:{path}"]
+            if max_cycles is not None:
+                command += ["--max-cycles", str(max_cycles)]
+            if self.boot2:
+                command.append("--boot2")
+            return self._execute(command, timeout_s, on_line)
+
+    def _execute(self, command: list[str], timeout_s: float,
+                 on_line: Callable[[str], None] | None) -> RunResult:
+        started = time.monotonic()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, encoding="utf-8", errors="replace",
+                                start_new_session=True)
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            _kill_group(proc)
+
+        killer = threading.Timer(timeout_s + KILL_MARGIN_S, kill)
+        killer.start()
+        stderr: list[str] = []
+        stderr_reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)
+        stderr_reader.start()
+        lines: list[str] = []
+        try:
+            for raw in proc.stdout:
+                line = raw.rstrip("\r\n")
+                lines.append(line)
+                if on_line is not None:
+                    on_line(line)
+            proc.wait()
+        finally:
+            killer.cancel()
+            if proc.poll() is None:
+                _kill_group(proc)
+                proc.wait()
+            stderr_reader.join()
+            proc.stdout.close()
+            proc.stderr.close()
+        wall_s = time.monotonic() - started
+        return self._result(proc.returncode, killed.is_set(), lines,
+                            [s.rstrip("\n") for s in stderr], timeout_s, wall_s)
+
+    def _result(self, returncode: int, killed: bool, lines: list[str], stderr: list[str],
+                timeout_s: float, wall_s: float) -> RunResult:
+        fault = find_fault(lines)
+        if fault is not None:
+            raise fault
+        summary = next((json.loads(s[4:]) for s in reversed(stderr) if s.startswith("EMU {")), None)
+        if killed:
+            raise EmulatorTimeout(
+                f"rp2040js runner killed after {timeout_s} s + {KILL_MARGIN_S} s margin; "
+                f"last lines:\n{_tail(lines)}", lines)
+        if returncode == EXIT_TIMEOUT and summary is not None:
+            raise EmulatorTimeout(
+                f"firmware did not finish ({summary['status']} after {summary['cycles']} cycles, "
+                f"{summary['wall_s']} s); last lines:\n{_tail(lines)}", lines)
+        if returncode != 0 or summary is None:
+            raise EmulatorError(
+                f"rp2040js runner failed (exit {returncode}):\n{_tail(stderr, 12)}\n"
+                f"last UART lines:\n{_tail(lines)}")
+        return RunResult(lines=lines, status=summary["status"],
+                         emulated_cycles=summary["cycles"], instructions=summary["instructions"],
+                         wall_s=wall_s, backend=self.name, clk_sys_hz=int(summary["clk_sys"]))
