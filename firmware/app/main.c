@@ -22,7 +22,7 @@ static priot_config_t config;
 static priot_session_t session;
 static priot_run_result_t result;
 
-static void done(const char *status)
+__attribute__((noreturn)) static void done(const char *status)
 {
     out_begin("DONE");
     out_str("status", status);
@@ -30,7 +30,7 @@ static void done(const char *status)
     board_halt();
 }
 
-static void fail(priot_status_t st)
+__attribute__((noreturn)) static void fail(priot_status_t st)
 {
     out_begin("ERROR");
     out_u32("code", (uint32_t)st);

@@ -40,6 +40,15 @@ static PRIOT_HOT void tap_accumulate(priot_acc_t *acc, const int8_t *src, int32_
         priot_acc_t *a = acc + yy * W + x0;
         const int8_t *p = src + (int32_t)((yy * W + x0)) + dy * (int32_t)W + dx;
         uint32_t n = x1 - x0;
+        while (n >= 4) {
+            PRIOT_MAC(a[0], p[0], wv);
+            PRIOT_MAC(a[1], p[1], wv);
+            PRIOT_MAC(a[2], p[2], wv);
+            PRIOT_MAC(a[3], p[3], wv);
+            a += 4;
+            p += 4;
+            n -= 4;
+        }
         while (n--) {
             PRIOT_MAC(*a, *p, wv);
             a++;

@@ -28,20 +28,23 @@ static uint32_t select_bin(const uint32_t *hist, uint32_t need, uint32_t *before
 PRIOT_HOT void priot_topk_threshold(const int16_t *s, uint32_t n, uint32_t k, uint32_t *hist,
                                     int16_t *thr, uint32_t *n_eq_keep)
 {
-    uint32_t i, hi, lo, above_hi, above_lo;
+    /* u = s + 32768 is the int16 bit pattern with the sign bit flipped */
+    const uint16_t *p;
+    uint32_t i, hi, lo, above_hi, above_lo, base;
     if (k > n)
         k = n;
-    /* level 1: high byte of u = s + 32768 */
+    /* level 1: high byte of u */
     memset(hist, 0, 256 * sizeof(uint32_t));
-    for (i = 0; i < n; i++)
-        hist[(uint32_t)((int32_t)s[i] + 32768) >> 8]++;
+    for (p = (const uint16_t *)s, i = n; i; i--)
+        hist[((uint32_t)*p++ >> 8) ^ 0x80u]++;
     hi = select_bin(hist, k, &above_hi);
-    /* level 2: low byte among the scores in bin `hi` */
+    /* level 2: low byte among the scores in bin `hi` (u - base < 256) */
     memset(hist, 0, 256 * sizeof(uint32_t));
-    for (i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)((int32_t)s[i] + 32768);
-        if ((u >> 8) == hi)
-            hist[u & 0xFFu]++;
+    base = (hi ^ 0x80u) << 8; /* the raw uint16 pattern of the bin's smallest score */
+    for (p = (const uint16_t *)s, i = n; i; i--) {
+        uint32_t d = (uint32_t)*p++ - base;
+        if (d < 256u)
+            hist[d]++;
     }
     lo = select_bin(hist, k - above_hi, &above_lo);
     *thr = (int16_t)((int32_t)((hi << 8) | lo) - 32768);
@@ -53,15 +56,17 @@ PRIOT_HOT uint32_t priot_apply_mask(const int16_t *s, const int8_t *w, uint32_t 
 {
     uint32_t i, kept = 0;
     const int32_t t = thr;
-    for (i = 0; i < n; i++) {
-        int32_t v = s[i];
-        int keep = v > t;
-        if (v == t && n_eq_keep) {
-            keep = 1;
-            n_eq_keep--;
+    for (i = n; i; i--) {
+        int32_t v = *s++;
+        int8_t wv = *w++;
+        if (v < t || (v == t && n_eq_keep == 0u)) {
+            *w_eff++ = 0;
+            continue;
         }
-        w_eff[i] = keep ? w[i] : 0;
-        kept += (uint32_t)keep;
+        if (v == t)
+            n_eq_keep--;
+        *w_eff++ = wv;
+        kept++;
     }
     return kept;
 }
