@@ -73,7 +73,7 @@ def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shi
     print(summary.format())
 
 
-@task(help=_RUN_HELP)
+@task(help={k: v for k, v in _RUN_HELP.items() if k not in ("backend", "timeout")})
 def host_run(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
              score_init=None, epochs=None, seed=None, data_dir=None, model=None):
     """Run the same PRIOT session on the host build of the C library."""

@@ -59,8 +59,7 @@ def _default_matches(prepared: data.PreparedData, s: RunSettings) -> bool:
     d = prov.get("data", {})
     return (d.get("raw_sha256") == prepared.meta.get("raw_sha256")
             and d.get("sizes") == prepared.meta.get("sizes")
-            and prov.get("settings", {}).get("seed") == s.data_seed
-            and prov.get("pretrain_version") == PRETRAIN_VERSION)
+            and prov.get("settings", {}).get("seed") == s.data_seed)
 
 
 def pretrain_model(prepared: data.PreparedData, path: Path, seed: int, log=_log) -> Path:
@@ -133,13 +132,13 @@ def prepare(s: RunSettings, log=_log) -> Blobs:
 
 
 def get_backend(name: str):
-    from .emulator import backends
+    from .emulator import BACKENDS
 
     try:
-        return backends()[name]()
+        return BACKENDS[name]()
     except KeyError:
         raise SettingsError(f"unknown backend {name!r}: use one of "
-                            f"{', '.join(backends())}") from None
+                            f"{', '.join(BACKENDS)}") from None
 
 
 @dataclass
@@ -170,7 +169,8 @@ class Summary:
         if self.host is None:
             return None
         return (self.host["scores_crc"] == self.scores_crc
-                and all(self.host["evals"][p] == self.evals[p][:2] for p in self.host["evals"]))
+                and all(self.host["evals"][p] == tuple(self.evals[p][:2])
+                        for p in self.host["evals"]))
 
     def format(self) -> str:
         s = self.settings
@@ -254,10 +254,10 @@ def host_session(blobs: Blobs) -> dict:
     from . import native
 
     r = native.host_run(blobs.model, blobs.dataset, blobs.config)
-    return {"evals": {"frozen": (r.frozen_correct, r.frozen_total),
-                      "before": (r.before_correct, r.before_total),
-                      "after": (r.after_correct, r.after_total)},
-            "scores_crc": r.scores_crc, "samples": r.trained_samples}
+    return {"evals": {"frozen": (r.frozen_correct, r.test_total),
+                      "before": (r.before_correct, r.test_total),
+                      "after": (r.after_correct, r.test_total)},
+            "scores_crc": r.score_crc, "samples": r.train_samples}
 
 
 def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
@@ -266,7 +266,7 @@ def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
     blobs = make_blobs(s, log)
     report, result, elf = run_firmware(s, blobs, log)
     mem = firmware.elf_memory(elf)
-    memory = {"flash_firmware": mem["flash_bytes"], "sram_static": mem["sram_static_bytes"],
+    memory = {"flash_firmware": mem["flash_bytes"], "sram_static": mem["sram_bytes"],
               "model_blob": len(blobs.model), "dataset_blob": len(blobs.dataset),
               **{k: report.mem[k] for k in ("arena_used", "arena_size", "stack_peak",
                                             "stack_size")}}

@@ -36,7 +36,7 @@ class RunSettings:
     n_test: int = 500                # on-device test samples (rotated)
     # PRIOT
     keep_permille: int = 900
-    lr_shift: int = 9
+    lr_shift: int = 5
     score_init: str = "magnitude"
     init_shift: int = 6
     epochs: int = 1

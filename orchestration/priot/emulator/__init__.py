@@ -13,7 +13,11 @@ from .base import (
 from .protocol import Eval, Record, Report, accuracy, parse_line
 from .rp2040js import Rp2040jsBackend
 
+#: backends by name, as `invoke emulate --backend NAME` selects them
+BACKENDS = {"rp2040js": Rp2040jsBackend}
+
 __all__ = [
+    "BACKENDS",
     "EmulatorBackend", "EmulatorError", "EmulatorTimeout", "EmulatorUnavailable",
     "FirmwareFault", "FirmwareReportedError", "ProtocolError", "RunResult",
     "Eval", "Record", "Report", "accuracy", "parse_line", "Rp2040jsBackend",
