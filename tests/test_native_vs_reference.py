@@ -288,6 +288,32 @@ def random_model(rng, *, pool_odd=True) -> QuantModel:
     return QuantModel(L, 1, h, w, ncls)
 
 
+def unusual_model(rng, variant: int) -> QuantModel:
+    """Chains the CNN does not exercise: fc first, conv on 1x1 planes, conv without ReLU,
+    two pooling convs in a row, a single fc layer."""
+    sh = lambda: int(rng.integers(3, 9))  # noqa: E731
+    if variant == 0:  # fc -> conv (1x1 planes) -> fc
+        return QuantModel([
+            Layer("fc", 12, 1, 1, 5, rand_i8(rng, (5, 12)), None, True, False, sh(), sh(), sh()),
+            Layer("conv", 5, 1, 1, 3, rand_i8(rng, (3, 5, 3, 3)), None, False, False, sh(), sh(),
+                  sh()),
+            Layer("fc", 3, 1, 1, 4, rand_i8(rng, (4, 3)), None, False, False, sh(), sh(), sh()),
+        ], 3, 2, 2, 4)
+    if variant == 1:  # conv pool -> conv (no relu) pool -> fc
+        return QuantModel([
+            Layer("conv", 2, 9, 11, 3, rand_i8(rng, (3, 2, 3, 3)),
+                  rng.integers(-900, 900, 3).astype(np.int32), True, True, sh(), sh(), sh()),
+            Layer("conv", 3, 4, 5, 2, rand_i8(rng, (2, 3, 3, 3)), None, False, True, sh(), sh(),
+                  sh()),
+            Layer("fc", 2 * 2 * 2, 1, 1, 3, rand_i8(rng, (3, 8)), None, False, False, sh(), sh(),
+                  sh()),
+        ], 2, 9, 11, 3)
+    return QuantModel([  # a single fc layer
+        Layer("fc", 20, 1, 1, 5, rand_i8(rng, (5, 20)), rng.integers(-500, 500, 5).astype(np.int32),
+              False, False, sh(), sh(), sh()),
+    ], 1, 4, 5, 5)
+
+
 def tiny_cnn(seed=0) -> QuantModel:
     """The project's model shape with random int8 weights."""
     rng = np.random.default_rng(seed)
@@ -410,6 +436,25 @@ def test_full_run_random_models():
                         lr_shift=int(rng.integers(0, 8)), score_init=it % 2,
                         init_shift=int(rng.integers(0, 15)), epochs=int(rng.integers(0, 3)))
         _compare_run(m, d, cfg)
+
+
+def test_unusual_models():
+    rng = np.random.default_rng(18)
+    for it in range(12):
+        m = unusual_model(rng, it % 3)
+        d = random_dataset(rng, m, 8, 6)
+        cfg = RunConfig(seed=it, keep_permille=int(rng.integers(1, 1001)),
+                        lr_shift=int(rng.integers(0, 6)), score_init=it % 2, epochs=2)
+        _compare_run(m, d, cfg)
+        scores = [rng.integers(-32768, 32768, layer.weights.shape).astype(np.int16)
+                  for layer in m.layers]
+        imgs, labels = d.train_x[:3], d.train_y[:3]
+        got_s, _ = N.host_train(B.encode_model(m), B.encode_config(cfg), imgs, labels, scores)
+        ref_s, ref_m = scores, R.compute_masks(m, scores, cfg.keep_permille)
+        for i in range(3):
+            ref_s, ref_m = R.train_step(m, ref_s, ref_m, imgs[i], labels[i], cfg)
+        for a, b in zip(got_s, ref_s):
+            assert np.array_equal(a, b)
 
 
 def test_host_run_errors():

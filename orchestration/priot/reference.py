@@ -156,6 +156,12 @@ def layer_forward(layer: Layer, x, w_eff):
     return y, out
 
 
+def _input_shape(layer: Layer, batch: int | None = None) -> tuple:
+    """The layer's input shape: (C, H, W) for conv, (features,) for fc (CHW flattened)."""
+    shape = (layer.in_c, layer.in_h, layer.in_w) if layer.kind == "conv" else (layer.in_c,)
+    return shape if batch is None else (batch, *shape)
+
+
 def forward_logits(model: QuantModel, images_uint8, masks=None, batch: int = 512):
     """int8 logits (Q4) for uint8 images shaped (C, H, W) or (N, C, H, W).
 
@@ -171,8 +177,7 @@ def forward_logits(model: QuantModel, images_uint8, masks=None, batch: int = 512
     for start in range(0, imgs.shape[0], batch):
         x = input_from_pixels(imgs[start:start + batch])
         for layer, w_eff in zip(model.layers, w_effs):
-            if layer.kind == "fc":
-                x = x.reshape(x.shape[0], -1)
+            x = x.reshape(_input_shape(layer, x.shape[0]))
             _, x = layer_forward(layer, x, w_eff)
         out[start:start + batch] = x.reshape(x.shape[0], -1)
     return out[0] if single else out
@@ -375,8 +380,7 @@ def forward_saved(model: QuantModel, image_uint8, w_effs):
     x = input_from_pixels(image_uint8).reshape(model.in_c, model.in_h, model.in_w)
     xs, ys = [], []
     for layer, w_eff in zip(model.layers, w_effs):
-        if layer.kind == "fc":
-            x = x.reshape(-1)
+        x = x.reshape(_input_shape(layer))
         xs.append(x)
         y, x = layer_forward(layer, x, w_eff)
         ys.append(y)
