@@ -1,6 +1,9 @@
 /* Layer kernels, one function per op, CMSIS-NN style. The normative behaviour of every
- * function is the section of docs/SEMANTICS.md named in its comment; the numpy twin in
- * orchestration/priot/reference.py has the same name without the priot_ prefix.
+ * function is the section of docs/SEMANTICS.md named in its comment. numpy twins in
+ * orchestration/priot/reference.py: input_from_pixels, layer_forward (conv_acc / fc_acc +
+ * requant), maxpool, maxpool_backward, relu_backward, error_backward (conv_error_acc /
+ * fc_error_acc), score_grad (conv_score_grad / fc_score_grad), score_update,
+ * softmax_probs_q15 / softmax_error, argmax_first.
  *
  * Conventions: tensors are CHW int8 arrays (batch 1), weights are the layout of the blob
  * ([out_c][in_c][3][3] / [out][in]); `w` arguments are the weights actually used (the
