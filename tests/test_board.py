@@ -56,27 +56,6 @@ def probe_sum(n):
 
 
 @pytest.fixture(scope="session")
-def arm_toolchain():
-    try:
-        toolchain.ensure_arm_toolchain(install=False)
-    except toolchain.ToolchainError as err:
-        pytest.skip(f"no ARM toolchain: {err}")
-
-
-@pytest.fixture(scope="session")
-def backend():
-    try:
-        toolchain.ensure_emulator_packages()
-    except toolchain.ToolchainError as err:
-        pytest.skip(f"rp2040js not installable: {err}")
-    emulator = Rp2040jsBackend()
-    ok, why = emulator.available()
-    if not ok:
-        pytest.skip(why)
-    return emulator
-
-
-@pytest.fixture(scope="session")
 def selftest(arm_toolchain, tmp_path_factory):
     return firmware.build_firmware(tmp_path_factory.mktemp("fw"), app="selftest")
 
