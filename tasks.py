@@ -35,7 +35,7 @@ def _settings(**kw):
 _RUN_HELP = {
     "angle": "rotation of the target domain in degrees (default 45)",
     "n_train": "on-device training samples (default 500)",
-    "n_test": "rotated test samples evaluated on the device (default 500)",
+    "n_test": "rotated test samples evaluated on the device (default 300)",
     "keep_permille": "edges kept per layer, per mille (default 900)",
     "lr_shift": "score learning rate 2^-lr_shift (default 9)",
     "score_init": "initial scores: magnitude (default) or uniform",

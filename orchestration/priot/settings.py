@@ -33,7 +33,7 @@ class RunSettings:
     angle: float = 45.0
     data_seed: int = 0
     n_train: int = 500               # on-device training samples
-    n_test: int = 500                # on-device test samples (rotated)
+    n_test: int = 300                # on-device test samples (rotated)
     # PRIOT
     keep_permille: int = 900
     lr_shift: int = 5
