@@ -36,9 +36,11 @@ def _log(msg: str) -> None:
 
 def prepare_data(s: RunSettings, log=_log) -> data.PreparedData:
     t0 = time.perf_counter()
+    cache_dir = s.cache_dir / "data"
+    before = set(cache_dir.glob("*.npz")) if cache_dir.is_dir() else set()
     prepared = data.prepare_data(source=s.source, data_dir=s.data_dir, angle=s.angle,
-                                 seed=s.data_seed, cache_dir=s.cache_dir / "data")
-    where = "cache" if "cache" in prepared.meta and time.perf_counter() - t0 < 2 else "source"
+                                 seed=s.data_seed, cache_dir=cache_dir)
+    where = "cached" if Path(prepared.meta.get("cache", "")) in before else "prepared now"
     log(f"data: {prepared.meta['source']} digits, rotated {prepared.angle:g} deg, "
         f"{len(prepared.pretrain_x)} pretrain / {len(prepared.device_train_x)} device-train / "
         f"{len(prepared.test_x)} test ({where}, {time.perf_counter() - t0:.1f} s)")
