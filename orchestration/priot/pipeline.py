@@ -91,6 +91,12 @@ def model_blob(s: RunSettings, prepared: data.PreparedData, log=_log) -> bytes:
     raw = path.read_bytes()
     m = blob.decode_model(raw)  # validates; BlobError names the field
     log(f"model: {path.name}, {len(m.layers)} layers, {m.n_edges} edges, {len(raw)} bytes")
+    prov = path.with_name(path.name + ".json")
+    metrics = json.loads(prov.read_text()).get("metrics", {}) if prov.is_file() else {}
+    if "int8_upright" in metrics:
+        log(f"model accuracy at export: float upright {metrics['float_upright']:.1%} / "
+            f"rotated {metrics['float_rotated']:.1%}, int8 upright "
+            f"{metrics['int8_upright']:.1%} / rotated {metrics['int8_rotated']:.1%}")
     return raw
 
 
