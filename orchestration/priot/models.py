@@ -1,8 +1,10 @@
-"""The float TinyCNN and its power-of-two fake quantization (QAT).
+"""Float backbones (chains of 3x3 convs and fcs) and their power-of-two fake quantization.
 
-Architecture (CHW, the chain docs/SEMANTICS.md describes):
+TinyCNN (CHW, the chain docs/SEMANTICS.md describes):
   conv 1->8 3x3 pad 1, ReLU, maxpool 2 -> conv 8->16 3x3 pad 1, ReLU, maxpool 2
   -> flatten (CHW, 16*7*7 = 784) -> fc 784->32, ReLU -> fc 32->10 (logits).
+VGG11 (:func:`vgg11`): 8 convs with batch norm (folded before QAT) and 5 max pools, a
+width multiplier, one fc classifier; for rotated CIFAR-10.
 
 Fake quantization mirrors the integer pipeline exactly in value:
   * input ``x = (pixel >> 1) / 128`` (Q7);
@@ -61,7 +63,7 @@ def quantize_weight(w: np.ndarray | torch.Tensor) -> tuple[np.ndarray, int]:
 
 
 def input_from_pixels(images) -> torch.Tensor:
-    """uint8 images (N,1,28,28) -> float network input (pixel >> 1) / 128."""
+    """uint8 images (N,C,H,W) -> float network input (pixel >> 1) / 128."""
     a = np.asarray(images)
     if a.dtype != np.uint8:
         raise ValueError(f"expected uint8 images, got {a.dtype}")
@@ -85,29 +87,74 @@ def fake_quant(x: torch.Tensor, exp: int, lo: int, hi: int, ste_clamp: bool = Fa
     return v / scale
 
 
-class TinyCNN(nn.Module):
-    def __init__(self):
+class ChainCNN(nn.Module):
+    """A chain of 3x3 "same" convs (each ReLU, optionally 2x2 max-pooled, optionally with
+    batch norm for float training) followed by fully connected layers (ReLU on all but
+    the last, whose outputs are the Q4 logits) -- exactly the layer chain the blob format
+    and the integer engine run. ``convs``: [(out_c, pool), ...]; ``fcs``: [out, ...].
+
+    Batch norm (``batchnorm=True``) is for float training only: :meth:`fold_batchnorm`
+    folds it into the conv weights and biases before QAT and export."""
+
+    def __init__(self, in_shape: tuple[int, int, int], convs, fcs, batchnorm: bool = False):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
-        self.fc1 = nn.Linear(16 * 7 * 7, 32)
-        self.fc2 = nn.Linear(32, 10)
+        c, h, w = in_shape
+        self.in_shape = tuple(in_shape)
+        self.pools = []
+        convs_m, bns = [], []
+        for out_c, pool in convs:
+            convs_m.append(nn.Conv2d(c, out_c, 3, padding=1))
+            bns.append(nn.BatchNorm2d(out_c) if batchnorm else nn.Identity())
+            self.pools.append(bool(pool))
+            c = out_c
+            if pool:
+                h, w = h // 2, w // 2
+        feats, fcs_m = c * h * w, []
+        for out in fcs:
+            fcs_m.append(nn.Linear(feats, out))
+            feats = out
+        self.convs, self.bns, self.fcs = nn.ModuleList(convs_m), nn.ModuleList(bns), nn.ModuleList(fcs_m)
+        self.n_classes = feats
+        n = len(convs_m) + len(fcs_m)
         # calibrated output exponents fy per layer (last = Q4 logits)
-        self.register_buffer("act_exp", torch.tensor([4, 4, 4, LOGIT_FRAC], dtype=torch.int64))
+        self.register_buffer("act_exp", torch.tensor([4] * (n - 1) + [LOGIT_FRAC],
+                                                     dtype=torch.int64))
         self.qat = False
         self.ste_clamp = False
 
     @property
     def layers(self) -> list[nn.Module]:
-        return [self.conv1, self.conv2, self.fc1, self.fc2]
+        return [*self.convs, *self.fcs]
+
+    def is_conv(self, i: int) -> bool:
+        return i < len(self.convs)
+
+    def has_pool(self, i: int) -> bool:
+        return self.is_conv(i) and self.pools[i]
+
+    @property
+    def has_batchnorm(self) -> bool:
+        return any(isinstance(b, nn.BatchNorm2d) for b in self.bns)
+
+    @torch.no_grad()
+    def fold_batchnorm(self) -> None:
+        """Fold each conv's batch norm (running statistics) into its weights and bias."""
+        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+            if not isinstance(bn, nn.BatchNorm2d):
+                continue
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            conv.weight.mul_(scale.view(-1, 1, 1, 1))
+            conv.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+            self.bns[i] = nn.Identity()
 
     def exponents(self) -> list[dict]:
         """Per layer: fx (input), fw (weights), fy (output), as the export uses them."""
         out, fx = [], INPUT_FRAC
-        for i, layer in enumerate(self.layers):
+        layers = self.layers
+        for i, layer in enumerate(layers):
             fw = weight_exponent(float(layer.weight.detach().abs().max()))
             fy = int(self.act_exp[i])
-            if i < len(self.layers) - 1:  # keep 0 <= out_shift = fx + fw - fy <= 31
+            if i < len(layers) - 1:  # keep 0 <= out_shift = fx + fw - fy <= 31
                 fy = max(min(fy, fx + fw), fx + fw - 31)
             out.append({"fx": fx, "fw": fw, "fy": fy})
             fx = fy
@@ -119,7 +166,10 @@ class TinyCNN(nn.Module):
         if e is not None:
             w = fake_quant(w, e["fw"], -127, 127)
             b = fake_quant(b, e["fx"] + e["fw"], -2**31, 2**31 - 1)
-        z = F.conv2d(x, w, b, padding=1) if isinstance(layer, nn.Conv2d) else F.linear(x, w, b)
+        if self.is_conv(i):
+            z = self.bns[i](F.conv2d(x, w, b, padding=1))
+        else:
+            z = F.linear(x, w, b)
         if e is not None:
             z = fake_quant(z, e["fy"], -128, 127, self.ste_clamp)
         return z
@@ -127,23 +177,53 @@ class TinyCNN(nn.Module):
     def forward(self, x: torch.Tensor, trace: list | None = None) -> torch.Tensor:
         """Logits (float). With ``trace`` a list, appends per layer {"x": input, "z": output
         before ReLU/pool} for calibration."""
-        exps = self.exponents() if self.qat else [None] * 4
-        for i in range(4):
-            if i == 2:
+        n = len(self.layers)
+        if self.qat and self.has_batchnorm:
+            raise RuntimeError("fold_batchnorm() before quantization-aware training")
+        exps = self.exponents() if self.qat else [None] * n
+        for i in range(n):
+            if i == len(self.convs):
                 x = x.flatten(1)
             z = self._layer(i, x, exps[i])
             if trace is not None:
                 trace.append({"x": x, "z": z})
             x = z
-            if i < 3:
+            if i < n - 1:
                 x = F.relu(x)
-            if i < 2:
+            if self.has_pool(i):
                 x = F.max_pool2d(x, 2)
         return x
 
 
+class TinyCNN(ChainCNN):
+    """The default backbone for rotated MNIST: conv 1->8 (pool), conv 8->16 (pool),
+    fc 784->32, fc 32->10."""
+
+    def __init__(self):
+        super().__init__((1, 28, 28), [(8, True), (16, True)], [32, 10])
+
+    conv1 = property(lambda self: self.convs[0])
+    conv2 = property(lambda self: self.convs[1])
+    fc1 = property(lambda self: self.fcs[0])
+    fc2 = property(lambda self: self.fcs[1])
+
+
+VGG11_CONVS = ((64, True), (128, True), (256, False), (256, True), (512, False),
+               (512, True), (512, False), (512, True))
+
+
+def vgg11(width: float = 1.0, in_shape=(3, 32, 32), n_classes: int = 10,
+          batchnorm: bool = True) -> ChainCNN:
+    """VGG11 (configuration "A": 8 convs, 5 max pools) with a width multiplier, and a
+    single fc classifier on the 1x1 feature map (the common CIFAR-10 variant)."""
+    if not 0 < width <= 1:
+        raise ValueError(f"width multiplier {width} must be in (0, 1]")
+    convs = [(max(1, int(round(c * width))), pool) for c, pool in VGG11_CONVS]
+    return ChainCNN(in_shape, convs, [n_classes], batchnorm=batchnorm)
+
+
 @torch.no_grad()
-def calibrate_activations(model: TinyCNN, x: torch.Tensor, percentile: float = 99.99,
+def calibrate_activations(model: ChainCNN, x: torch.Tensor, percentile: float = 99.99,
                           batch: int = 500) -> list[int]:
     """Set the hidden layers' fy from a high percentile of their float outputs (ReLU'd:
     only non-negative values matter, negatives become 0 after ReLU)."""
@@ -155,9 +235,10 @@ def calibrate_activations(model: TinyCNN, x: torch.Tensor, percentile: float = 9
         model(x[s:s + batch], trace=t)
         traces.append(t)
     model.qat = qat
-    for i in range(3):
+    n = len(model.layers)
+    for i in range(n - 1):
         z = torch.cat([t[i]["z"].flatten() for t in traces]).clamp(min=0)
         p = float(np.percentile(z.numpy(), percentile))
         model.act_exp[i] = activation_exponent(p)
-    model.act_exp[3] = LOGIT_FRAC
+    model.act_exp[n - 1] = LOGIT_FRAC
     return [int(v) for v in model.act_exp]

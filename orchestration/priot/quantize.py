@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from . import blob
 from .data import atomic_write, rotate
-from .models import INPUT_FRAC, LOGIT_FRAC, TinyCNN, input_from_pixels, quantize_weight
+from .models import INPUT_FRAC, LOGIT_FRAC, ChainCNN, input_from_pixels, quantize_weight
 
 ERR_TARGET = 64.0  # |e| percentile maps here (int8, headroom to 127)
 GRAD_TARGET = 2.0 ** 12  # |gq| percentile maps here (int16, headroom to 32767)
@@ -66,7 +66,7 @@ def _clamp_shift(v: int) -> int:
     return max(0, min(blob.MAX_SHIFT, int(v)))
 
 
-def forward_shifts(model: TinyCNN) -> list[dict]:
+def forward_shifts(model: ChainCNN) -> list[dict]:
     """Per layer fx, fw, fy and out_shift; QuantizeError if out_shift is not in 0..31."""
     exps = model.exponents()
     for i, e in enumerate(exps):
@@ -95,7 +95,7 @@ def _per_sample_weight_grad(conv: bool, x: torch.Tensor, gz: torch.Tensor) -> to
     return torch.einsum("bo,bk->bok", gz, x)
 
 
-def backward_stats(model: TinyCNN, images: np.ndarray, labels: np.ndarray,
+def backward_stats(model: ChainCNN, images: np.ndarray, labels: np.ndarray,
                    percentile: float = PERCENTILE, batch: int = 128) -> list[dict]:
     """Per layer: percentile of |dL/dx| (layer input) and of per-sample |dL/dw|.
 
@@ -104,8 +104,9 @@ def backward_stats(model: TinyCNN, images: np.ndarray, labels: np.ndarray,
     """
     qat, ste = model.qat, model.ste_clamp
     model.qat, model.ste_clamp = True, True
-    gx: list[list] = [[] for _ in range(4)]
-    gw: list[list] = [[] for _ in range(4)]
+    n = len(model.layers)
+    gx: list[list] = [[] for _ in range(n)]
+    gw: list[list] = [[] for _ in range(n)]
     try:
         for s in range(0, len(images), batch):
             x = input_from_pixels(images[s:s + batch]).requires_grad_(True)
@@ -115,18 +116,18 @@ def backward_stats(model: TinyCNN, images: np.ndarray, labels: np.ndarray,
             for t in trace:
                 t["x"].retain_grad()
                 t["z"].retain_grad()
-            err = torch.softmax(logits.detach(), 1) - F.one_hot(y, 10).float()
+            err = torch.softmax(logits.detach(), 1) - F.one_hot(y, logits.shape[1]).float()
             logits.backward(err)
             for i, t in enumerate(trace):
                 gx[i].append(t["x"].grad.abs().flatten())
-                g = _per_sample_weight_grad(i < 2, t["x"].detach(), t["z"].grad)
+                g = _per_sample_weight_grad(model.is_conv(i), t["x"].detach(), t["z"].grad)
                 gw[i].append(g.abs().flatten())
             model.zero_grad(set_to_none=True)
     finally:
         model.qat, model.ste_clamp = qat, ste
     return [{"dx": float(np.percentile(torch.cat(gx[i]).numpy(), percentile)),
              "dw": float(np.percentile(torch.cat(gw[i]).numpy(), percentile))}
-            for i in range(4)]
+            for i in range(n)]
 
 
 def backward_shifts(exps: list[dict], stats: list[dict]) -> None:
@@ -145,28 +146,31 @@ def backward_shifts(exps: list[dict], stats: list[dict]) -> None:
             fe_out = e["fe_in"]
 
 
-def to_quant_model(model: TinyCNN, calib_x: np.ndarray, calib_y: np.ndarray
+def to_quant_model(model: ChainCNN, calib_x: np.ndarray, calib_y: np.ndarray
                    ) -> tuple[blob.QuantModel, list[dict]]:
     """Integer model with all shifts, and the per-layer exponent report."""
     exps = forward_shifts(model)
     stats = backward_stats(model, calib_x, calib_y)
     backward_shifts(exps, stats)
     layers = []
-    shape = (1, 28, 28)
+    shape = model.in_shape
     for i, (mod, e) in enumerate(zip(model.layers, exps)):
         e.update({"p_dx": stats[i]["dx"], "p_dw": stats[i]["dw"]})
         w, fw = quantize_weight(mod.weight)
         assert fw == e["fw"]
         b = mod.bias.detach().double().numpy() * 2.0 ** (e["fx"] + fw)
         bias = np.clip(np.floor(b + 0.5), -2**31, 2**31 - 1).astype(np.int32)
-        conv = i < 2
+        conv = model.is_conv(i)
         in_c, in_h, in_w = shape if conv else (int(np.prod(shape)), 1, 1)
         layer = blob.Layer("conv" if conv else "fc", in_c, in_h, in_w, w.shape[0], w, bias,
-                           relu=i < 3, pool=conv, out_shift=e["out_shift"],
+                           relu=i < len(exps) - 1, pool=model.has_pool(i),
+                           out_shift=e["out_shift"],
                            err_shift=e["err_shift"], grad_shift=e["grad_shift"])
         layers.append(layer)
         shape = layer.next_shape
-    qm = blob.QuantModel(layers, input_frac=INPUT_FRAC, logit_frac=LOGIT_FRAC)
+    c, h, w_ = model.in_shape
+    qm = blob.QuantModel(layers, in_c=c, in_h=h, in_w=w_, n_classes=model.n_classes,
+                         input_frac=INPUT_FRAC, logit_frac=LOGIT_FRAC)
     blob.validate_model(qm)
     return qm, exps
 
