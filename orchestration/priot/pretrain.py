@@ -25,13 +25,13 @@ import torch.nn.functional as F
 from . import reference
 from .blob import QuantModel
 from .data import PreparedData, prepare_data, pretrain_train_val
-from .models import TinyCNN, calibrate_activations, input_from_pixels
+from .models import ChainCNN, TinyCNN, calibrate_activations, input_from_pixels
 from .quantize import calibration_set, export_blob, to_quant_model
 
 
 @dataclass
 class PretrainResult:
-    model: TinyCNN
+    model: ChainCNN
     qmodel: QuantModel
     metrics: dict
     layers: list[dict] = field(default_factory=list)  # exponents and shifts per layer
@@ -39,7 +39,7 @@ class PretrainResult:
 
 
 @torch.no_grad()
-def float_accuracy(model: TinyCNN, images: np.ndarray, labels: np.ndarray) -> float:
+def float_accuracy(model: ChainCNN, images: np.ndarray, labels: np.ndarray) -> float:
     model.eval()
     pred = torch.cat([model(input_from_pixels(images[s:s + 1000])).argmax(1)
                       for s in range(0, len(images), 1000)])
@@ -82,8 +82,10 @@ def _train(model, x, y, epochs, lr, batch_size, shift, gen, tag, log, t0):
 def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs: int = 5,
              lr: float = 3e-3, qat_lr: float = 5e-4, batch_size: int = 64, shift_aug: int = 2,
              val: int | None = None, max_train: int | None = None, n_calib: int = 512,
-             threads: int = 2, verbose: bool = True) -> PretrainResult:
-    """Train, quantize and evaluate; see the module docstring."""
+             threads: int = 2, verbose: bool = True, model: ChainCNN | None = None
+             ) -> PretrainResult:
+    """Train, quantize and evaluate; see the module docstring. ``model``: an untrained
+    ChainCNN (default: TinyCNN); batch norm, if any, is folded before QAT."""
     log = print if verbose else (lambda *_: None)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
@@ -95,8 +97,10 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
     xt = input_from_pixels(tx)
     yt = torch.from_numpy(ty.astype(np.int64))
 
-    model = TinyCNN()
+    model = TinyCNN() if model is None else model
     _train(model, xt, yt, epochs, lr, batch_size, shift_aug, gen, "float", log, t0)
+    model.eval()
+    model.fold_batchnorm()
     float_upright = float_accuracy(model, vx, vy)
     float_rotated = float_accuracy(model, prepared.test_x, prepared.test_y)
     log(f"float: upright {float_upright:.4f}, rotated {float_rotated:.4f}")
