@@ -6,6 +6,7 @@
     invoke prepare            only prepare the data and the quantized model (cached)
     invoke build              only build the firmware and the host library
     invoke host-run           the same run on the host build of the C library (fast)
+    invoke plan               flash/SRAM plan of a model on the Pico (refuses what won't fit)
     invoke robot              only the Robot Framework suites
 """
 from __future__ import annotations
@@ -100,6 +101,22 @@ def prepare(c, data_dir=None, angle=None):
         pipeline.prepare(s)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
+
+
+@task(help={"n_train": _RUN_HELP["n_train"], "n_test": _RUN_HELP["n_test"],
+            "model": _RUN_HELP["model"], "data_dir": _RUN_HELP["data_dir"]})
+def plan(c, n_train=None, n_test=None, model=None, data_dir=None):
+    """Flash and SRAM needed by a model + dataset on the Pico; refuses what does not fit."""
+    from priot import pipeline
+
+    try:
+        p = pipeline.plan(_settings(n_train=_int(n_train), n_test=_int(n_test), model=model,
+                                    data_dir=data_dir))
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+    print(p.format())
+    if not p.fits:
+        sys.exit(1)
 
 
 @task

@@ -12,7 +12,7 @@
 /* The session arena (scores, w_eff, activations, errors; see priot/engine.h). The 256 KiB
  * main SRAM also holds the kernel code copied to RAM and the rest of .data/.bss. */
 #ifndef PRIOT_ARENA_SIZE
-#define PRIOT_ARENA_SIZE (160u * 1024u)
+#define PRIOT_ARENA_SIZE (224u * 1024u)
 #endif
 
 static uint32_t arena[PRIOT_ARENA_SIZE / 4u]; /* uint32_t: 4-byte aligned */

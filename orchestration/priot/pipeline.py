@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import blob, data
+from . import blob, data, planner
 from .settings import DEFAULT_MODEL, RunSettings, SettingsError
 
 CLK_HZ = 125_000_000
 PRETRAIN_VERSION = 1  # bump when pretraining changes, so cached models are rebuilt
 
 USER_ERRORS: tuple[type[Exception], ...] = (SettingsError, blob.BlobError, data.DataError,
-                                            FileNotFoundError)
+                                            planner.PlanError, FileNotFoundError)
 
 
 def _log(msg: str) -> None:
@@ -244,6 +244,8 @@ def run_firmware(s: RunSettings, blobs: Blobs, log=_log):
     toolchain.ensure_arm_toolchain(install=True)
     log("building firmware ...")
     image = firmware.build_firmware(s.build_dir)
+    memory_plan = planner.plan(blobs.model, blobs.dataset, blobs.config, image.elf)
+    memory_plan.require_fit()  # refuse before a long emulator run
     log(f"running on {backend.name} (timeout {s.timeout_s:g} s) ...")
 
     def on_line(line: str) -> None:
@@ -254,6 +256,9 @@ def run_firmware(s: RunSettings, blobs: Blobs, log=_log):
     result = backend.run(image.bin, blobs.at_addresses(), timeout_s=s.timeout_s,
                          on_line=on_line)
     report = Report.from_lines(result.lines)
+    mismatch = planner.verify(memory_plan, report.mem)
+    if mismatch:
+        log("WARNING: memory plan and firmware disagree: " + "; ".join(mismatch))
     return report, result, image.elf
 
 
@@ -306,3 +311,13 @@ def host_run(s: RunSettings, log=_log) -> HostSummary:
     t0 = time.perf_counter()
     res = host_session(blobs)
     return HostSummary(s, res, time.perf_counter() - t0)
+
+
+def plan(s: RunSettings, log=_log) -> "planner.MemoryPlan":
+    """The memory plan of these settings (builds the firmware for its ELF facts)."""
+    from . import firmware, toolchain
+
+    blobs = make_blobs(s, log)
+    toolchain.ensure_arm_toolchain(install=True)
+    return planner.plan(blobs.model, blobs.dataset, blobs.config,
+                        firmware.build_firmware(s.build_dir).elf)
