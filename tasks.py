@@ -43,7 +43,9 @@ _RUN_HELP = {
     "angle": "rotation of the target domain in degrees (default 45)",
     "n_train": "on-device training samples (default 500)",
     "n_test": "rotated test samples evaluated on the device (default 300)",
-    "keep_permille": "edges kept per layer, per mille (default 900)",
+    "keep_permille": "edges kept per layer (PRIOT-S: per scored subset), per mille (default 900)",
+    "method": "priot (default: every edge scored) or priot-s (a fraction of edges scored)",
+    "score_permille": "PRIOT-S: scored edges per layer, per mille (default 100)",
     "lr_shift": "score learning rate 2^-lr_shift (default 9)",
     "score_init": "initial scores: magnitude (default) or uniform",
     "epochs": "passes over the training samples (default 1)",
@@ -62,7 +64,8 @@ def _fail(exc: Exception) -> None:
 
 
 @task(help=_RUN_HELP)
-def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
+def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
+            keep_permille=None, lr_shift=None,
             score_init=None, epochs=None, seed=None, data_dir=None, model=None, width=None,
             backend=None, timeout=None):
     """Run PRIOT end to end in the emulator and print the report."""
@@ -72,6 +75,7 @@ def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shi
         s = _settings(angle=None if angle is None else float(angle),
                       n_train=_int(n_train), n_test=_int(n_test),
                       keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
+                      method=method, score_permille=_int(score_permille),
                       score_init=score_init, epochs=_int(epochs), seed=_int(seed),
                       data_dir=data_dir, model=model, width=width, backend=backend,
                       timeout_s=None if timeout is None else float(timeout))
@@ -82,7 +86,8 @@ def emulate(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shi
 
 
 @task(help={k: v for k, v in _RUN_HELP.items() if k not in ("backend", "timeout")})
-def host_run(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_shift=None,
+def host_run(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
+            keep_permille=None, lr_shift=None,
              score_init=None, epochs=None, seed=None, data_dir=None, model=None, width=None):
     """Run the same PRIOT session on the host build of the C library."""
     from priot import pipeline
@@ -91,6 +96,7 @@ def host_run(c, angle=None, n_train=None, n_test=None, keep_permille=None, lr_sh
         s = _settings(angle=None if angle is None else float(angle),
                       n_train=_int(n_train), n_test=_int(n_test),
                       keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
+                      method=method, score_permille=_int(score_permille),
                       score_init=score_init, epochs=_int(epochs), seed=_int(seed),
                       data_dir=data_dir, model=model, width=width)
         print(pipeline.host_run(s).format())

@@ -197,11 +197,11 @@ def _dataset_label(split):
 
 def _config_raw(**over):
     vals = dict(seed=1, keep=700, lr=8, init=0, init_shift=6, method=0, epochs=1,
-                tr=0, te=0, prog=0)
+                tr=0, te=0, prog=0, score_permille=0)
     vals.update(over)
-    body = struct.pack("<IHBBBBHIIIII", vals["seed"], vals["keep"], vals["lr"], vals["init"],
+    body = struct.pack("<IHBBBBHIIIHHI", vals["seed"], vals["keep"], vals["lr"], vals["init"],
                        vals["init_shift"], vals["method"], vals["epochs"], vals["tr"],
-                       vals["te"], vals["prog"], 0, 0)
+                       vals["te"], vals["prog"], vals["score_permille"], 0, 0)
     return B.frame(B.CONFIG_MAGIC, body)
 
 
@@ -295,7 +295,13 @@ CASES = [
      "score_init"),
     ("config-init-shift", "config", lambda: _config_raw(init_shift=15), "init_shift", 70,
      "init_shift"),
-    ("config-method", "config", lambda: _config_raw(method=1), "method", 71, "method"),
+    ("config-method", "config", lambda: _config_raw(method=2), "method", 71, "method"),
+    ("config-priot-s-without-fraction", "config", lambda: _config_raw(method=1),
+     "score_permille", 73, "score_permille"),
+    ("config-priot-s-fraction-1001", "config",
+     lambda: _config_raw(method=1, score_permille=1001), "score_permille", 73, "score_permille"),
+    ("config-priot-with-fraction", "config", lambda: _config_raw(score_permille=100),
+     "score_permille", 73, "score_permille"),
     ("config-epochs", "config", lambda: _config_raw(epochs=1001), "epochs", 72, "epochs"),
 ]
 

@@ -76,7 +76,8 @@ def test_report_from_documented_example(protocol_example):
     assert report.progress == [(1, 100, 300)]
     assert report.train["backward"] == 1500000000
     assert report.scores_crc == 0x0BADF00D
-    assert report.mem == {"arena_used": 90000, "arena_size": 180000, "stack_peak": 1200,
+    assert report.mem == {"arena_used": 90000, "score_bytes": 53264, "arena_size": 180000,
+                          "stack_peak": 1200,
                           "stack_size": 8192}
 
 

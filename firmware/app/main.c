@@ -85,6 +85,15 @@ static const uint8_t *flash(uint32_t addr) { return (const uint8_t *)(uintptr_t)
 
 static uint32_t limited(uint32_t n, uint32_t lim) { return (lim && lim < n) ? lim : n; }
 
+/* Bytes of scores kept (PRIOT-S regenerates its subset from the seed: no index bytes). */
+static uint32_t score_bytes(const priot_session_t *s)
+{
+    uint32_t l, n = 0;
+    for (l = 0; l < s->model->n_layers; l++)
+        n += 2u * s->n_scored[l];
+    return n;
+}
+
 int main(void)
 {
     priot_status_t st;
@@ -110,7 +119,7 @@ int main(void)
     st = priot_check_dataset(&model, &dataset);
     if (st != PRIOT_OK)
         fail(st);
-    if (priot_session_arena_need(&model) > sizeof(arena))
+    if (priot_session_arena_need_cfg(&model, &config) > sizeof(arena))
         fail(PRIOT_E_ARENA);
 
     out_begin("MODEL");
@@ -125,6 +134,7 @@ int main(void)
     out_end();
     out_begin("CONFIG");
     out_u32("method", config.method);
+    out_u32("score_permille", config.score_permille);
     out_u32("keep_permille", config.keep_permille);
     out_u32("lr_shift", config.lr_shift);
     out_u32("score_init", config.score_init);
@@ -151,6 +161,7 @@ int main(void)
     out_end();
     out_begin("MEM");
     out_u32("arena_used", session.arena_used);
+    out_u32("score_bytes", score_bytes(&session));
     out_u32("arena_size", (uint32_t)sizeof(arena));
     out_u32("stack_peak", board_stack_peak());
     out_u32("stack_size", board_stack_size());

@@ -29,7 +29,7 @@ MAX_LAYERS, MAX_SHIFT = 16, 31
 _MODEL_HDR = struct.Struct("<BBBBBBBBII")
 _LAYER = struct.Struct("<BBBBHHHHBBBBIIII")
 _DATASET_HDR = struct.Struct("<IIBBBBhH")
-_CONFIG = struct.Struct("<IHBBBBHIIIII")
+_CONFIG = struct.Struct("<IHBBBBHIIIHHI")
 assert _LAYER.size == 32 and _MODEL_HDR.size == 16 and _DATASET_HDR.size == 16
 assert _CONFIG.size == 32
 
@@ -328,7 +328,7 @@ def decode_dataset(blob: bytes) -> DatasetBlob:
 
 # ---------------------------------------------------------------- run config
 
-METHODS = {"priot": 0}
+METHODS = {"priot": 0, "priot-s": 1}
 SCORE_INITS = {"magnitude": 0, "uniform": 1}
 
 
@@ -344,12 +344,13 @@ class RunConfig:
     train_limit: int = 0
     test_limit: int = 0
     progress_every: int = 0
+    score_permille: int = 0    # PRIOT-S: scored fraction of each layer's edges (1..1000)
     extra: dict = field(default_factory=dict)  # not encoded; for bookkeeping
 
     def validate(self, kind: str = "config") -> None:
         checks = [
             ("seed", 0, 0xFFFFFFFF), ("keep_permille", 1, 1000), ("lr_shift", 0, MAX_SHIFT),
-            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 0),
+            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 1),
             ("epochs", 0, 1000), ("train_limit", 0, 0xFFFFFFFF),
             ("test_limit", 0, 0xFFFFFFFF), ("progress_every", 0, 0xFFFFFFFF),
         ]
@@ -357,13 +358,20 @@ class RunConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
                 raise BlobError(kind, name, f"{v!r} not in {lo}..{hi}")
+        if self.method == METHODS["priot-s"]:
+            if not isinstance(self.score_permille, (int, np.integer)) or not (
+                    1 <= self.score_permille <= 1000):
+                raise BlobError(kind, "score_permille",
+                                f"{self.score_permille!r} not in 1..1000 (PRIOT-S)")
+        elif self.score_permille != 0:
+            raise BlobError(kind, "score_permille", "must be 0 unless the method is PRIOT-S")
 
 
 def encode_config(c: RunConfig) -> bytes:
     c.validate()
     payload = _CONFIG.pack(c.seed, c.keep_permille, c.lr_shift, c.score_init, c.init_shift,
                            c.method, c.epochs, c.train_limit, c.test_limit,
-                           c.progress_every, 0, 0)
+                           c.progress_every, c.score_permille, 0, 0)
     return frame(CONFIG_MAGIC, payload)
 
 
@@ -371,7 +379,9 @@ def decode_config(blob: bytes) -> RunConfig:
     p = unframe(blob, CONFIG_MAGIC, "config")
     if len(p) != _CONFIG.size:
         raise BlobError("config", "payload_size", f"{len(p)} bytes, expected {_CONFIG.size}")
-    (seed, keep, lr, init, init_shift, method, epochs, tr, te, prog, _, _) = _CONFIG.unpack(p)
-    c = RunConfig(seed, keep, lr, init, init_shift, method, epochs, tr, te, prog)
+    (seed, keep, lr, init, init_shift, method, epochs, tr, te, prog, score_permille, _,
+     _) = _CONFIG.unpack(p)
+    c = RunConfig(seed, keep, lr, init, init_shift, method, epochs, tr, te, prog,
+                  score_permille)
     c.validate()
     return c

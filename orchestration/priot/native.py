@@ -67,6 +67,7 @@ _SIGNATURES = {
     "priot_host_status_str": (C.c_char_p, [_I32]),
     "priot_host_sizeof_result": (_U32, []),
     "priot_host_arena_need": (_U32, [_P, _U32, _P]),
+    "priot_host_arena_need_cfg": (_U32, [_P, _U32, _P, _U32, _P]),
     "priot_host_parse_model": (_I32, [_P, _U32]),
     "priot_host_parse_dataset": (_I32, [_P, _U32]),
     "priot_host_parse_config": (_I32, [_P, _U32]),
@@ -190,21 +191,35 @@ def check_blob(kind: str, data: bytes, san: bool = False) -> None:
     _check(parse_status(kind, data, san), f"parse_{kind}", lib)
 
 
-def arena_need(model_blob: bytes, san: bool = False) -> int:
+def arena_need(model_blob: bytes, config_blob: bytes | None = None, san: bool = False) -> int:
+    """Arena bytes a session needs: for PRIOT without a config, else for that config."""
     lib = load(san)
     mb = _blob(model_blob)
     st = C.c_int32(0)
-    n = lib.priot_host_arena_need(_ptr(mb), len(mb), C.byref(st))
+    if config_blob is None:
+        n = lib.priot_host_arena_need(_ptr(mb), len(mb), C.byref(st))
+    else:
+        cb = _blob(config_blob)
+        n = lib.priot_host_arena_need_cfg(_ptr(mb), len(mb), _ptr(cb), len(cb), C.byref(st))
     _check(st.value, "arena_need", lib)
     return int(n)
 
 
-def _split_scores(model_blob: bytes, flat: np.ndarray) -> list[np.ndarray]:
+def _split_scores(model_blob: bytes, flat: np.ndarray, config_blob: bytes | None = None
+                  ) -> list[np.ndarray]:
+    """Per-layer arrays: shaped like the weights, or 1-D subsets for a PRIOT-S config."""
+    from .reference import PRIOT_S, subset_size
+
     model = blobmod.decode_model(model_blob)
+    cfg = blobmod.decode_config(config_blob) if config_blob is not None else None
     out, off = [], 0
     for layer in model.layers:
-        n = layer.n_edges
-        out.append(flat[off:off + n].reshape(layer.weights.shape).copy())
+        if cfg is not None and cfg.method == PRIOT_S:
+            n = subset_size(layer.n_edges, cfg.score_permille)
+            out.append(flat[off:off + n].copy())
+        else:
+            n = layer.n_edges
+            out.append(flat[off:off + n].reshape(layer.weights.shape).copy())
         off += n
     return out
 
@@ -241,7 +256,7 @@ def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
                         res.test_total, res.train_samples, res.train_per_epoch,
                         res.score_crc, res.arena_used, res.n_edges)
     if scores is not None:
-        out.scores = _split_scores(model_blob, scores)
+        out.scores = _split_scores(model_blob, scores, config_blob)
     if pred is not None:
         n = res.test_total
         out.frozen_pred, out.before_pred, out.after_pred = (pred[:n], pred[n:2 * n],
@@ -257,7 +272,7 @@ def host_train(model_blob: bytes, config_blob: bytes, images, labels, scores=Non
     lib = load(san)
     mb, cb = _blob(model_blob), _blob(config_blob)
     model = blobmod.decode_model(model_blob)
-    need = arena_need(model_blob, san)
+    need = arena_need(model_blob, san=san)
     arena = np.zeros(need, dtype=np.uint8)
     imgs = _buf(images, np.uint8)
     labs = _buf(labels, np.uint8).reshape(-1)
@@ -270,7 +285,7 @@ def host_train(model_blob: bytes, config_blob: bytes, images, labels, scores=Non
                                 _ptr(s_in), _ptr(imgs), _ptr(labs), len(labs),
                                 _ptr(s_out), _ptr(w_out))
     _check(code, "host_train", lib)
-    return _split_scores(model_blob, s_out), _split_scores(model_blob, w_out)
+    return _split_scores(model_blob, s_out, config_blob), _split_scores(model_blob, w_out)
 
 
 def host_predict(model_blob: bytes, config_blob: bytes, images, scores=None,
@@ -279,7 +294,7 @@ def host_predict(model_blob: bytes, config_blob: bytes, images, scores=None,
     lib = load(san)
     mb, cb = _blob(model_blob), _blob(config_blob)
     model = blobmod.decode_model(model_blob)
-    need = arena_need(model_blob, san)
+    need = arena_need(model_blob, san=san)
     arena = np.zeros(need, dtype=np.uint8)
     imgs = _buf(images, np.uint8)
     n = imgs.shape[0] if imgs.ndim == 4 else 1

@@ -200,7 +200,9 @@ class Summary:
             f"PRIOT, {s.arch if s.arch == 'tiny_cnn' else f'VGG11 x{s.width:g}'} on rotated "
             f"{'CIFAR-10' if s.source == 'cifar10' else 'MNIST'} ({s.angle:g} deg), "
             f"backend {s.backend}",
-            f"  settings: keep {s.keep_permille / 10:g}% of edges, lr 2^-{s.lr_shift}, "
+            f"  settings: {s.method}"
+            + (f" (scores on {s.score_permille / 10:g}% of edges)" if s.method == "priot-s" else "")
+            + f", keep {s.keep_permille / 10:g}% of scored edges, lr 2^-{s.lr_shift}, "
             f"init {s.score_init}, {s.epochs} epoch(s), seed {s.seed}, "
             f"{self.train['samples']} training samples",
             "  accuracy on the rotated test images:",
@@ -225,6 +227,9 @@ class Summary:
             "  memory:",
             f"    flash: firmware {self.memory['flash_firmware']:,} B, model blob "
             f"{self.memory['model_blob']:,} B, dataset blob {self.memory['dataset_blob']:,} B",
+            f"    scores: {self.memory['score_bytes']:,} B (+0 B of indices: the scored subset "
+            "is regenerated from the seed)" if self.settings.method == "priot-s" else
+            f"    scores: {self.memory['score_bytes']:,} B (one int16 per edge)",
             f"    SRAM: static {self.memory['sram_static']:,} B (arena "
             f"{self.memory['arena_size']:,} B of which {self.memory['arena_used']:,} B used), "
             f"stack peak {self.memory['stack_peak']:,} of {self.memory['stack_size']:,} B",
@@ -296,7 +301,7 @@ def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
     memory = {"flash_firmware": mem["flash_bytes"], "sram_static": mem["sram_bytes"],
               "model_blob": len(blobs.model), "dataset_blob": len(blobs.dataset),
               **{k: report.mem[k] for k in ("arena_used", "arena_size", "stack_peak",
-                                            "stack_size")}}
+                                            "stack_size", "score_bytes")}}
     summary = Summary(s, report.evals, report.train, report.scores_crc, memory,
                       emulator={"instructions": result.instructions,
                                 "cycles": result.emulated_cycles, "wall_s": result.wall_s})

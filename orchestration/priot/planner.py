@@ -17,7 +17,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from . import blob, native
+from . import blob, native, reference
 from .firmware import elf_memory
 
 SRAM_TOTAL = 264 * 1024
@@ -43,7 +43,7 @@ class MemoryPlan:
     flash: dict[str, tuple[int, int]]   # item -> (bytes, region capacity)
     arena_need: int
     arena_capacity: int
-    per_edge_bytes: int                 # scores + masked-weight copy, part of arena_need
+    per_edge_bytes: int                 # masked-weight copy + scores, part of arena_need
     sram_static: int                    # incl. the arena array
     stack_size: int
     n_edges: int
@@ -78,13 +78,16 @@ class MemoryPlan:
 def plan(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, elf: Path) -> MemoryPlan:
     mem = elf_memory(elf)
     model = blob.decode_model(model_blob)
-    need = native.arena_need(model_blob)
+    need = native.arena_need(model_blob, config_blob)
     cap = arena_capacity(elf)
     flash = {"firmware": (mem["flash_bytes"], mem["flash_max"]),
              "run config": (len(config_blob), blob.CONFIG_MAX),
              "model blob": (len(model_blob), blob.MODEL_MAX),
              "dataset blob": (len(dataset_blob), blob.DATASET_MAX)}
-    p = MemoryPlan(flash, need, cap, 3 * model.n_edges, mem["sram_bytes"],
+    cfg = blob.decode_config(config_blob)
+    scored = (sum(reference.subset_size(l.n_edges, cfg.score_permille) for l in model.layers)
+              if cfg.method == reference.PRIOT_S else model.n_edges)
+    p = MemoryPlan(flash, need, cap, model.n_edges + 2 * scored, mem["sram_bytes"],
                    mem["stack_bytes"], model.n_edges)
     for name, (used, region) in flash.items():
         if used > region:

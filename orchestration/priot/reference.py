@@ -322,25 +322,57 @@ class XorShift32:
         return x
 
 
+PRIOT_S = 1
+
+
+def subset_size(n: int, score_permille: int) -> int:
+    """PRIOT-S: k = max(1, floor(n p / 1000), ceil(n / 65536)), at most n."""
+    return min(n, max(1, n * score_permille // 1000, -(-n // 65536)))
+
+
+def subset_indices(n: int, k: int, seed: int, layer: int) -> np.ndarray:
+    """The k scored edges of a layer: bucket j = [floor(j n / k), floor((j+1) n / k)), one
+    edge per bucket at offset ((r >> 16) * size) >> 16, r from a per-layer xorshift32
+    seeded with seed ^ (0x9E3779B9 * (layer + 1)) (mod 2^32)."""
+    rng = XorShift32((seed ^ (0x9E3779B9 * (layer + 1))) & 0xFFFFFFFF)
+    r = np.fromiter((rng.next() for _ in range(k)), dtype=np.int64, count=k)
+    j = np.arange(k + 1, dtype=np.int64)
+    bounds = j * n // k
+    size = np.diff(bounds)
+    return bounds[:-1] + (((r >> 16) * size) >> 16)
+
+
+def scored_subsets(model: QuantModel, config: RunConfig) -> list[np.ndarray | None]:
+    """Per layer: the scored edge indices (PRIOT-S) or None (PRIOT scores every edge)."""
+    if config.method != PRIOT_S:
+        return [None] * len(model.layers)
+    return [subset_indices(l.n_edges, subset_size(l.n_edges, config.score_permille),
+                           config.seed, i) for i, l in enumerate(model.layers)]
+
+
 def init_scores(model: QuantModel, config: RunConfig) -> list[np.ndarray]:
-    """Initial int16 scores: one PRNG draw per edge, layer order, weight-layout order.
+    """Initial int16 scores: one PRNG draw per scored edge, layer order, weight-layout
+    order (PRIOT: every edge, shaped like the weights; PRIOT-S: the subset, 1-D).
 
     magnitude (0): sat16((|w| << init_shift) | (r & ((1 << init_shift) - 1)))
     uniform   (1): ((r >> 20) & 0xFFF) - 2048"""
     rng = XorShift32(config.seed)
     out = []
-    for layer in model.layers:
-        n = layer.n_edges
+    for layer, idx in zip(model.layers, scored_subsets(model, config)):
+        w = layer.weights.astype(np.int64).reshape(-1)
+        if idx is not None:
+            w = w[idx]
+        n = w.size
         r = np.fromiter((rng.next() for _ in range(n)), dtype=np.int64, count=n)
         if config.score_init == 0:
-            mag = np.abs(layer.weights.astype(np.int64)).reshape(-1)
             low = r & ((1 << config.init_shift) - 1)
-            s = sat16((mag << config.init_shift) | low)
+            s = sat16((np.abs(w) << config.init_shift) | low)
         elif config.score_init == 1:
             s = ((r >> 20) & 0xFFF) - 2048
         else:
             raise ValueError(f"score_init {config.score_init}")
-        out.append(s.astype(np.int16).reshape(layer.weights.shape))
+        s = s.astype(np.int16)
+        out.append(s if idx is not None else s.reshape(layer.weights.shape))
     return out
 
 
@@ -360,8 +392,20 @@ def compute_mask(scores, keep_permille: int) -> np.ndarray:
     return mask.reshape(s.shape)
 
 
-def compute_masks(model: QuantModel, scores, keep_permille: int) -> list[np.ndarray]:
-    return [compute_mask(s, keep_permille) for s in scores]
+def compute_masks(model: QuantModel, scores, keep_permille: int,
+                  subsets=None) -> list[np.ndarray]:
+    """Per layer mask shaped like the weights. With PRIOT-S subsets, the top-k rule runs
+    over the scored edges only and every unscored edge is kept."""
+    subsets = subsets or [None] * len(model.layers)
+    out = []
+    for layer, s, idx in zip(model.layers, scores, subsets):
+        if idx is None:
+            out.append(compute_mask(s, keep_permille))
+            continue
+        mask = np.ones(layer.n_edges, dtype=bool)
+        mask[idx] = compute_mask(s, keep_permille)
+        out.append(mask.reshape(layer.weights.shape))
+    return out
 
 
 def score_crc(scores) -> int:
@@ -387,8 +431,12 @@ def forward_saved(model: QuantModel, image_uint8, w_effs):
     return xs, ys
 
 
-def train_step(model: QuantModel, scores, masks, image, label: int, config: RunConfig):
-    """One PRIOT step (SEMANTICS.md 'One training step'); returns (new scores, new masks)."""
+def train_step(model: QuantModel, scores, masks, image, label: int, config: RunConfig,
+               subsets=None):
+    """One PRIOT / PRIOT-S step (SEMANTICS.md 'One training step'); returns (new scores,
+    new masks). ``subsets``: scored_subsets(model, config) (computed if None)."""
+    if subsets is None:
+        subsets = scored_subsets(model, config)
     w_effs = [effective_weights(layer, m) for layer, m in zip(model.layers, masks)]
     xs, ys = forward_saved(model, image, w_effs)
     e = softmax_error(ys[-1], int(label))
@@ -402,10 +450,15 @@ def train_step(model: QuantModel, scores, masks, image, label: int, config: RunC
         if layer.relu:
             e = relu_backward(e, y)
         gq = score_grad(layer, e, xs[li])
-        new_scores[li] = score_update(scores[li], gq, layer.weights, config.lr_shift)
+        idx = subsets[li]
+        if idx is None:
+            new_scores[li] = score_update(scores[li], gq, layer.weights, config.lr_shift)
+        else:
+            new_scores[li] = score_update(scores[li], gq.reshape(-1)[idx],
+                                          layer.weights.reshape(-1)[idx], config.lr_shift)
         if li > 0:
             e = error_backward(layer, e, w_effs[li]).reshape(xs[li].shape)
-    return new_scores, compute_masks(model, new_scores, config.keep_permille)
+    return new_scores, compute_masks(model, new_scores, config.keep_permille, subsets)
 
 
 def _limit(n: int, limit: int) -> int:
@@ -420,20 +473,21 @@ def evaluate(model: QuantModel, images, labels, masks=None) -> tuple[int, np.nda
 
 def run(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
     """The whole priot_run flow: eval frozen -> eval before -> train -> eval after -> CRC."""
-    if config.method != 0:
+    if config.method not in (0, PRIOT_S):
         raise ValueError(f"method {config.method}")
+    subsets = scored_subsets(model, config)
     n_tr = _limit(len(dataset.train_x), config.train_limit)
     n_te = _limit(len(dataset.test_x), config.test_limit)
     tx, ty = dataset.test_x[:n_te], dataset.test_y[:n_te]
     frozen, frozen_pred = evaluate(model, tx, ty, None)
     scores = init_scores(model, config)
-    masks = compute_masks(model, scores, config.keep_permille)
+    masks = compute_masks(model, scores, config.keep_permille, subsets)
     before, before_pred = evaluate(model, tx, ty, masks)
     samples = 0
     for _ in range(config.epochs):
         for i in range(n_tr):
             scores, masks = train_step(model, scores, masks, dataset.train_x[i],
-                                       dataset.train_y[i], config)
+                                       dataset.train_y[i], config, subsets)
             samples += 1
     after, after_pred = evaluate(model, tx, ty, masks)
     return {

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .blob import RunConfig, SCORE_INITS
+from .blob import METHODS, RunConfig, SCORE_INITS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO_ROOT / "models" / "tiny_cnn_mnist.prmd"
@@ -38,6 +38,8 @@ class RunSettings:
     n_train: int = 500               # on-device training samples
     n_test: int = 300                # on-device test samples (rotated)
     # PRIOT
+    method: str = "priot"            # "priot" or "priot-s"
+    score_permille: int = 100        # PRIOT-S: scored fraction of each layer's edges
     keep_permille: int = 900
     lr_shift: int = 5
     score_init: str = "magnitude"
@@ -81,6 +83,11 @@ class RunSettings:
             v = getattr(self, name)
             if not isinstance(v, int) or not lo <= v <= hi:
                 raise SettingsError(f"{name}={v!r} is out of range: use {lo}..{hi}")
+        if self.method not in METHODS:
+            raise SettingsError(f"method {self.method!r}: use one of {', '.join(METHODS)}")
+        if not isinstance(self.score_permille, int) or not 1 <= self.score_permille <= 1000:
+            raise SettingsError(f"score_permille={self.score_permille!r} is out of range: "
+                                "use 1..1000 (the fraction of edges PRIOT-S scores)")
         if self.score_init not in SCORE_INITS:
             raise SettingsError(f"score_init {self.score_init!r}: use one of "
                                 f"{', '.join(SCORE_INITS)}")
@@ -93,10 +100,12 @@ class RunSettings:
             raise SettingsError(f"--data-dir {self.data_dir} is not a directory")
 
     def run_config(self, progress_every: int = 0) -> RunConfig:
+        method = METHODS[self.method]
         return RunConfig(seed=self.seed, keep_permille=self.keep_permille,
                          lr_shift=self.lr_shift, score_init=SCORE_INITS[self.score_init],
-                         init_shift=self.init_shift, method=0, epochs=self.epochs,
-                         progress_every=progress_every)
+                         init_shift=self.init_shift, method=method, epochs=self.epochs,
+                         progress_every=progress_every,
+                         score_permille=self.score_permille if method else 0)
 
     def describe(self) -> dict:
         d = asdict(self)

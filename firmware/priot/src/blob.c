@@ -241,6 +241,7 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
     c->train_limit = rd32(p + 12);
     c->test_limit = rd32(p + 16);
     c->progress_every = rd32(p + 20);
+    c->score_permille = (uint16_t)rd16(p + 24);
     if (c->keep_permille < 1u || c->keep_permille > 1000u)
         return PRIOT_E_CONFIG_KEEP;
     if (c->lr_shift > 31u)
@@ -249,9 +250,12 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
         return PRIOT_E_CONFIG_SCORE_INIT;
     if (c->init_shift > 14u)
         return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (c->method != 0u)
+    if (c->method > PRIOT_METHOD_PRIOT_S)
         return PRIOT_E_CONFIG_METHOD;
     if (c->epochs > 1000u)
         return PRIOT_E_CONFIG_EPOCHS;
+    if (c->method == PRIOT_METHOD_PRIOT ? c->score_permille != 0u
+                                        : c->score_permille < 1u || c->score_permille > 1000u)
+        return PRIOT_E_CONFIG_SCORE_PERMILLE;
     return PRIOT_OK;
 }

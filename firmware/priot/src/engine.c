@@ -38,8 +38,15 @@ static void *bump(bump_t *b, uint32_t bytes)
 
 static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
-/* Carve every buffer; with b->base == NULL only the size is computed. */
-static void layout(priot_session_t *s, const priot_model_t *m, bump_t *b)
+static int subset_method(const priot_config_t *cfg)
+{
+    return cfg && cfg->method == PRIOT_METHOD_PRIOT_S;
+}
+
+/* Carve every buffer; with b->base == NULL only the size is computed. PRIOT scores every
+ * edge; PRIOT-S only its subset (s->n_scored[l] scores per layer). */
+static void layout(priot_session_t *s, const priot_model_t *m, const priot_config_t *cfg,
+                   bump_t *b)
 {
     uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0;
     for (l = 0; l < m->n_layers; l++) {
@@ -50,9 +57,11 @@ static void layout(priot_session_t *s, const priot_model_t *m, bump_t *b)
         grad_cap = max_u32(grad_cap, L->row_edges);
     }
     for (l = 0; l < m->n_layers; l++) {
-        s->scores[l] = (int16_t *)bump(b, m->layers[l].n_edges > 0x7FFFFFFFu
+        const uint32_t n = m->layers[l].n_edges;
+        s->n_scored[l] = subset_method(cfg) ? priot_subset_size(n, cfg->score_permille) : n;
+        s->scores[l] = (int16_t *)bump(b, s->n_scored[l] > 0x7FFFFFFFu
                                               ? 0xFFFFFFFFu
-                                              : 2u * m->layers[l].n_edges);
+                                              : 2u * s->n_scored[l]);
         s->w_eff[l] = (int8_t *)bump(b, m->layers[l].n_edges);
     }
     s->x[0] = (int8_t *)bump(b, m->layers[0].in_size);
@@ -71,12 +80,17 @@ static void layout(priot_session_t *s, const priot_model_t *m, bump_t *b)
     s->grad_cap = grad_cap;
 }
 
-uint32_t priot_session_arena_need(const priot_model_t *m)
+uint32_t priot_session_arena_need_cfg(const priot_model_t *m, const priot_config_t *cfg)
 {
     priot_session_t tmp;
     bump_t b = {(uint8_t *)0, 0};
-    layout(&tmp, m, &b);
+    layout(&tmp, m, cfg, &b);
     return b.off;
+}
+
+uint32_t priot_session_arena_need(const priot_model_t *m)
+{
+    return priot_session_arena_need_cfg(m, (const priot_config_t *)0);
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -109,11 +123,15 @@ static void init_scores(priot_session_t *s)
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
         int16_t *sc = s->scores[l];
-        for (i = 0; i < L->n_edges; i++) {
+        priot_subset_iter_t it;
+        const int subset = subset_method(&s->cfg);
+        if (subset)
+            priot_subset_begin(&it, L->n_edges, s->n_scored[l], s->cfg.seed, l);
+        for (i = 0; i < s->n_scored[l]; i++) {
             uint32_t r = priot_rng_next(&rng);
             int32_t v;
             if (s->cfg.score_init == 0) {
-                int32_t w = L->w[i];
+                int32_t w = L->w[subset ? priot_subset_next(&it) : i];
                 uint32_t mag = (uint32_t)(w < 0 ? -w : w);
                 v = priot_sat16((int32_t)((mag << shift) | (r & low_mask)));
             } else {
@@ -128,9 +146,15 @@ void priot_session_update_masks(priot_session_t *s)
 {
     const priot_model_t *m = s->model;
     uint32_t l;
-    for (l = 0; l < m->n_layers; l++)
-        priot_topk_mask(s->scores[l], m->layers[l].w, m->layers[l].n_edges,
-                        s->cfg.keep_permille, s->hist, s->w_eff[l]);
+    for (l = 0; l < m->n_layers; l++) {
+        const priot_layer_t *L = &m->layers[l];
+        if (subset_method(&s->cfg))
+            priot_subset_mask(s->scores[l], s->n_scored[l], L->w, L->n_edges,
+                              s->cfg.keep_permille, s->cfg.seed, l, s->hist, s->w_eff[l]);
+        else
+            priot_topk_mask(s->scores[l], L->w, L->n_edges, s->cfg.keep_permille, s->hist,
+                            s->w_eff[l]);
+    }
 }
 
 priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
@@ -150,8 +174,11 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
         return PRIOT_E_CONFIG_SCORE_INIT;
     if (cfg->init_shift > 14u)
         return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (cfg->method != 0u)
+    if (cfg->method > PRIOT_METHOD_PRIOT_S)
         return PRIOT_E_CONFIG_METHOD;
+    if (subset_method(cfg) ? cfg->score_permille < 1u || cfg->score_permille > 1000u
+                           : cfg->score_permille != 0u)
+        return PRIOT_E_CONFIG_SCORE_PERMILLE;
     memset(s, 0, sizeof(*s));
     s->model = m;
     s->cfg = *cfg;
@@ -161,14 +188,14 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
     skew = (uint32_t)((4u - ((uintptr_t)arena & 3u)) & 3u);
     b.base = (uint8_t *)0;
     b.off = 0;
-    layout(s, m, &b);
+    layout(s, m, cfg, &b);
     if (b.off == 0xFFFFFFFFu || skew > arena_size || b.off > arena_size - skew) {
         s->arena_used = b.off == 0xFFFFFFFFu ? b.off : b.off + skew;
         return PRIOT_E_ARENA;
     }
     b.base = arena + skew;
     b.off = 0;
-    layout(s, m, &b);
+    layout(s, m, cfg, &b);
     s->arena_used = b.off + skew;
     init_scores(s);
     priot_session_update_masks(s);
@@ -229,6 +256,13 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
         int16_t *sc = s->scores[l];
         const int8_t *e;
         uint32_t o;
+        priot_subset_iter_t it;
+        uint32_t next_idx = 0xFFFFFFFFu, j = 0;
+        const int subset = subset_method(&s->cfg);
+        if (subset) {
+            priot_subset_begin(&it, L->n_edges, s->n_scored[l], s->cfg.seed, l);
+            next_idx = priot_subset_next(&it);
+        }
         if (L->flags & PRIOT_FLAG_POOL) {
             priot_maxpool2x2_backward(s->err[cur], s->y[l], L->out, s->err[cur ^ 1u]);
             cur ^= 1u;
@@ -238,14 +272,27 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
         e = s->err[cur];
         /* score gradient and update, one output row at a time; all-zero rows skipped */
         for (o = 0; o < L->out.c; o++) {
-            if (conv ? all_zero(e + o * plane, plane) : e[o] == 0)
+            const uint32_t row_end = (o + 1u) * row;
+            if (conv ? all_zero(e + o * plane, plane) : e[o] == 0) {
+                /* zero gradient: skip the row (and its scored edges) */
+                while (subset && j < s->n_scored[l] && next_idx < row_end)
+                    next_idx = ++j < s->n_scored[l] ? priot_subset_next(&it) : 0xFFFFFFFFu;
                 continue;
+            }
             if (conv)
                 priot_conv3x3_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
             else
                 priot_fc_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
             charge(s, &st->backward, &mark);
-            priot_score_update(sc + o * row, L->w + o * row, s->grad, row, lr);
+            if (!subset) {
+                priot_score_update(sc + o * row, L->w + o * row, s->grad, row, lr);
+            } else {
+                while (j < s->n_scored[l] && next_idx < row_end) {
+                    priot_score_update(sc + j, L->w + next_idx, s->grad + (next_idx - o * row),
+                                       1u, lr);
+                    next_idx = ++j < s->n_scored[l] ? priot_subset_next(&it) : 0xFFFFFFFFu;
+                }
+            }
             charge(s, &st->update, &mark);
         }
         if (l > 0) {
@@ -290,7 +337,7 @@ uint32_t priot_score_crc(const priot_session_t *s)
 {
     uint32_t l, crc = 0;
     for (l = 0; l < s->model->n_layers; l++)
-        crc = priot_crc32_i16le(crc, s->scores[l], s->model->layers[l].n_edges);
+        crc = priot_crc32_i16le(crc, s->scores[l], s->n_scored[l]);
     return crc;
 }
 

@@ -37,6 +37,19 @@ uint32_t priot_host_arena_need(const uint8_t *model, uint32_t model_len, int32_t
     return st == PRIOT_OK ? priot_session_arena_need(&m) : 0u;
 }
 
+uint32_t priot_host_arena_need_cfg(const uint8_t *model, uint32_t model_len,
+                                   const uint8_t *config, uint32_t config_len, int32_t *status)
+{
+    priot_model_t m;
+    priot_config_t c;
+    priot_status_t st = priot_parse_model(model, model_len, &m);
+    if (st == PRIOT_OK)
+        st = priot_parse_config(config, config_len, &c);
+    if (status)
+        *status = st;
+    return st == PRIOT_OK ? priot_session_arena_need_cfg(&m, &c) : 0u;
+}
+
 typedef struct {
     uint8_t *pred;
     uint32_t cap, total;
@@ -54,7 +67,7 @@ static uint32_t copy_scores(const priot_session_t *s, int16_t *out, uint32_t cap
 {
     uint32_t l, off = 0;
     for (l = 0; l < s->model->n_layers; l++) {
-        uint32_t n = s->model->layers[l].n_edges;
+        uint32_t n = s->n_scored[l];
         if (off + n > cap)
             return 0;
         memcpy(out + off, s->scores[l], n * sizeof(int16_t));
@@ -136,8 +149,8 @@ static priot_status_t open_session(priot_session_t *s, priot_model_t *m,
     if (st != PRIOT_OK || !scores_in)
         return st;
     for (l = 0; l < m->n_layers; l++) {
-        memcpy(s->scores[l], scores_in + off, m->layers[l].n_edges * sizeof(int16_t));
-        off += m->layers[l].n_edges;
+        memcpy(s->scores[l], scores_in + off, s->n_scored[l] * sizeof(int16_t));
+        off += s->n_scored[l];
     }
     priot_session_update_masks(s);
     return PRIOT_OK;

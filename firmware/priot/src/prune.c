@@ -81,3 +81,72 @@ uint32_t priot_topk_mask(const int16_t *s, const int8_t *w, uint32_t n, uint32_t
     priot_topk_threshold(s, n, priot_n_keep(n, keep_permille), hist, &thr, &eq);
     return priot_apply_mask(s, w, n, thr, eq, w_eff);
 }
+
+/* ------------------------------------------------------------------ PRIOT-S subsets */
+
+uint32_t priot_subset_size(uint32_t n, uint32_t score_permille)
+{
+    uint32_t k = priot_n_keep(n, score_permille);      /* max(1, floor(n p / 1000)) */
+    uint32_t k_min = (n >> 16) + ((n & 0xFFFFu) ? 1u : 0u); /* buckets of <= 65536 edges */
+    if (k < k_min)
+        k = k_min;
+    return k > n ? n : k;
+}
+
+void priot_subset_begin(priot_subset_iter_t *it, uint32_t n, uint32_t k, uint32_t seed,
+                        uint32_t layer)
+{
+    uint32_t s = seed ^ (0x9E3779B9u * (layer + 1u));
+    it->n = n;
+    it->k = k;
+    it->j = 0;
+    it->start = 0;
+    it->q = n / k;
+    it->r = n % k;
+    it->frac = 0;
+    it->rng = s ? s : 0x9E3779B9u;
+}
+
+uint32_t priot_subset_next(priot_subset_iter_t *it)
+{
+    uint32_t x = it->rng, size, idx;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    it->rng = x;
+    /* bucket j = [start, start + size): size = q, plus 1 when (j n mod k) + r wraps */
+    size = it->q;
+    it->frac += it->r;
+    if (it->frac >= it->k) {
+        it->frac -= it->k;
+        size++;
+    }
+    idx = it->start + (((x >> 16) * size) >> 16);
+    it->start += size;
+    it->j++;
+    return idx;
+}
+
+PRIOT_HOT uint32_t priot_subset_mask(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
+                                     uint32_t keep_permille, uint32_t seed, uint32_t layer,
+                                     uint32_t *hist, int8_t *w_eff)
+{
+    priot_subset_iter_t it;
+    int16_t thr;
+    uint32_t eq, j, kept = 0;
+    memcpy(w_eff, w, n);
+    priot_topk_threshold(s, k, priot_n_keep(k, keep_permille), hist, &thr, &eq);
+    priot_subset_begin(&it, n, k, seed, layer);
+    for (j = 0; j < k; j++) {
+        const uint32_t idx = priot_subset_next(&it);
+        const int32_t v = s[j];
+        if (v < thr || (v == thr && eq == 0u)) {
+            w_eff[idx] = 0;
+            continue;
+        }
+        if (v == thr)
+            eq--;
+        kept++;
+    }
+    return kept;
+}

@@ -59,6 +59,7 @@ const char *priot_status_str(int code)
     case PRIOT_E_CONFIG_INIT_SHIFT: return "config_init_shift_above_14";
     case PRIOT_E_CONFIG_METHOD: return "config_method_unknown";
     case PRIOT_E_CONFIG_EPOCHS: return "config_epochs_above_1000";
+    case PRIOT_E_CONFIG_SCORE_PERMILLE: return "config_score_permille_invalid_for_method";
     }
     return "unknown_error";
 }

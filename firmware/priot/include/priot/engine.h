@@ -57,7 +57,8 @@ typedef struct {
     priot_config_t cfg;
     const priot_hooks_t *hooks;       /* may be NULL (no timing, no callbacks) */
 
-    int16_t *scores[PRIOT_MAX_LAYERS];
+    int16_t *scores[PRIOT_MAX_LAYERS];    /* n_scored[l] scores per layer */
+    uint32_t n_scored[PRIOT_MAX_LAYERS];  /* PRIOT: every edge; PRIOT-S: the subset size */
     int8_t *w_eff[PRIOT_MAX_LAYERS];
     int8_t *x[PRIOT_MAX_LAYERS + 1];  /* x[l]: input of layer l; x[n_layers]: logits */
     int8_t *y[PRIOT_MAX_LAYERS];      /* pre-pool output of layer l */
@@ -84,6 +85,8 @@ typedef struct {
 
 /* Arena bytes a session for this model needs (the exact amount priot_session_init uses). */
 uint32_t priot_session_arena_need(const priot_model_t *m);
+/* The same for a run config (PRIOT-S keeps scores for its subset only). */
+uint32_t priot_session_arena_need_cfg(const priot_model_t *m, const priot_config_t *cfg);
 
 /* Allocate the buffers, initialise the scores from cfg (seed, score_init, init_shift) and
  * compute the initial masks. PRIOT_E_ARENA if the arena is too small (arena_used then

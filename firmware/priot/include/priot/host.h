@@ -27,6 +27,9 @@ int32_t priot_host_parse_config(const uint8_t *blob, uint32_t len);
 
 /* Arena bytes the model blob needs (0 and *status set if the blob is invalid). */
 uint32_t priot_host_arena_need(const uint8_t *model, uint32_t model_len, int32_t *status);
+/* The same for a run config (PRIOT-S needs fewer score bytes). */
+uint32_t priot_host_arena_need_cfg(const uint8_t *model, uint32_t model_len,
+                                   const uint8_t *config, uint32_t config_len, int32_t *status);
 
 /* The whole priot_run on the three blobs. scores_out (optional, scores_cap entries):
  * the final scores of all layers, concatenated; pred_out (optional, 3 * test_total
