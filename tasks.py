@@ -120,14 +120,17 @@ def prepare(c, data_dir=None, angle=None, model=None, width=None):
 
 @task(help={"n_train": _RUN_HELP["n_train"], "n_test": _RUN_HELP["n_test"],
             "model": _RUN_HELP["model"], "data_dir": _RUN_HELP["data_dir"],
-            "width": _RUN_HELP["width"]})
-def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None):
+            "width": _RUN_HELP["width"], "method": _RUN_HELP["method"],
+            "score_permille": _RUN_HELP["score_permille"]})
+def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, method=None,
+         score_permille=None):
     """Flash and SRAM needed by a model + dataset on the Pico; refuses what does not fit."""
     from priot import pipeline
 
     try:
         p = pipeline.plan(_settings(n_train=_int(n_train), n_test=_int(n_test), model=model,
-                                    data_dir=data_dir, width=width))
+                                    data_dir=data_dir, width=width, method=method,
+                                    score_permille=_int(score_permille)))
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print(p.format())
