@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from priot import blob, firmware, native, reference
-from priot.emulator.protocol import Report
 from priot.settings import DEFAULT_MODEL
+
+from conftest import run_device_and_host
 
 MODEL = DEFAULT_MODEL.read_bytes()
 
@@ -82,13 +83,7 @@ def test_emulator_equals_host(small_data, arm_toolchain, backend, tmp_path):
                                               small_data.test_x[:6], small_data.test_y[:6],
                                               10, 45))
     image = firmware.build_firmware(tmp_path)
-    run = backend.run(image.bin, {blob.CONFIG_ADDR: cfg, blob.MODEL_ADDR: MODEL,
-                                  blob.DATASET_ADDR: ds}, timeout_s=300)
-    rep = Report.from_lines(run.lines)
-    host = native.host_run(MODEL, ds, cfg)
+    rep, host = run_device_and_host(backend, image.bin, MODEL, ds, cfg)
     assert rep.config["method"] == 1 and rep.config["score_permille"] == 100
-    assert [rep.evals[p].correct for p in ("frozen", "before", "after")] == [
-        host.frozen_correct, host.before_correct, host.after_correct]
-    assert rep.scores_crc == host.score_crc
-    assert rep.mem["arena_used"] == native.arena_need(MODEL, cfg) == host.arena_used
+    assert rep.mem["arena_used"] == native.arena_need(MODEL, cfg)
     assert rep.mem["score_bytes"] == 2 * sum(s.size for s in host.scores)
