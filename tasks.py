@@ -44,7 +44,8 @@ _RUN_HELP = {
     "n_train": "on-device training samples (default 500)",
     "n_test": "rotated test samples evaluated on the device (default 300)",
     "keep_permille": "edges kept per layer (PRIOT-S: per scored subset), per mille (default 900)",
-    "method": "priot (default: every edge scored) or priot-s (a fraction of edges scored)",
+    "method": "priot (default: every edge scored), priot-s (a fraction of edges scored) or "
+              "static-sgd (integer SGD on the weights with the static shifts)",
     "score_permille": "PRIOT-S: scored edges per layer, per mille (default 100)",
     "lr_shift": "score learning rate 2^-lr_shift (default 9)",
     "score_init": "initial scores: magnitude (default) or uniform",

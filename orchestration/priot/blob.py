@@ -328,7 +328,7 @@ def decode_dataset(blob: bytes) -> DatasetBlob:
 
 # ---------------------------------------------------------------- run config
 
-METHODS = {"priot": 0, "priot-s": 1}
+METHODS = {"priot": 0, "priot-s": 1, "static-sgd": 2}
 SCORE_INITS = {"magnitude": 0, "uniform": 1}
 
 
@@ -350,7 +350,7 @@ class RunConfig:
     def validate(self, kind: str = "config") -> None:
         checks = [
             ("seed", 0, 0xFFFFFFFF), ("keep_permille", 1, 1000), ("lr_shift", 0, MAX_SHIFT),
-            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 1),
+            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 2),
             ("epochs", 0, 1000), ("train_limit", 0, 0xFFFFFFFF),
             ("test_limit", 0, 0xFFFFFFFF), ("progress_every", 0, 0xFFFFFFFF),
         ]

@@ -12,6 +12,7 @@ Conventions:
 """
 from __future__ import annotations
 
+import dataclasses
 import zlib
 
 import numpy as np
@@ -296,6 +297,12 @@ def score_grad(layer: Layer, e_out, x):
     return sat16(round_shift(g, layer.grad_shift))
 
 
+def weight_update(weights, gq, lr_shift: int):
+    """Static-scale SGD: w = sat8(w - round_shift(gq, lr_shift))."""
+    w = np.asarray(weights, dtype=np.int64)
+    return sat8(w - round_shift(np.asarray(gq, dtype=np.int64), lr_shift)).astype(np.int8)
+
+
 def score_update(scores, gq, weights, lr_shift: int):
     """s = sat16(s - round_shift(gq * w, lr_shift)) with w the stored weight."""
     s = np.asarray(scores, dtype=np.int64)
@@ -323,6 +330,7 @@ class XorShift32:
 
 
 PRIOT_S = 1
+STATIC_SGD = 2
 
 
 def subset_size(n: int, score_permille: int) -> int:
@@ -461,6 +469,34 @@ def train_step(model: QuantModel, scores, masks, image, label: int, config: RunC
     return new_scores, compute_masks(model, new_scores, config.keep_permille, subsets)
 
 
+def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
+    """One static-scale SGD step on the RAM weights (list per layer); returns new weights.
+    Errors propagate through this step's weights; biases stay frozen."""
+    xs, ys = forward_saved(model, image, weights)
+    e = softmax_error(ys[-1], int(label))
+    new = list(weights)
+    for li in range(len(model.layers) - 1, -1, -1):
+        layer = model.layers[li]
+        y = ys[li]
+        if layer.pool:
+            e = maxpool_backward(e.reshape(layer.next_shape), y)
+        e = e.reshape(y.shape)
+        if layer.relu:
+            e = relu_backward(e, y)
+        new[li] = weight_update(weights[li], score_grad(layer, e, xs[li]), config.lr_shift)
+        if li > 0:
+            e = error_backward(layer, e, weights[li]).reshape(xs[li].shape)
+    return new
+
+
+def weights_crc(weights) -> int:
+    """zlib CRC-32 over every layer's RAM weights (int8), layer order."""
+    crc = 0
+    for w in weights:
+        crc = zlib.crc32(np.ascontiguousarray(w, dtype=np.int8).tobytes(), crc)
+    return crc
+
+
 def _limit(n: int, limit: int) -> int:
     return min(n, limit) if limit else n
 
@@ -473,8 +509,10 @@ def evaluate(model: QuantModel, images, labels, masks=None) -> tuple[int, np.nda
 
 def run(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
     """The whole priot_run flow: eval frozen -> eval before -> train -> eval after -> CRC."""
-    if config.method not in (0, PRIOT_S):
+    if config.method not in (0, PRIOT_S, STATIC_SGD):
         raise ValueError(f"method {config.method}")
+    if config.method == STATIC_SGD:
+        return _run_sgd(model, dataset, config)
     subsets = scored_subsets(model, config)
     n_tr = _limit(len(dataset.train_x), config.train_limit)
     n_te = _limit(len(dataset.test_x), config.test_limit)
@@ -495,4 +533,28 @@ def run(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
         "test_total": n_te, "train_samples": samples, "score_crc": score_crc(scores),
         "scores": scores, "masks": masks,
         "frozen_pred": frozen_pred, "before_pred": before_pred, "after_pred": after_pred,
+    }
+
+
+def _run_sgd(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
+    """priot_run for static-scale SGD: frozen / before (the RAM copy) / after, weight CRC."""
+    n_tr = _limit(len(dataset.train_x), config.train_limit)
+    n_te = _limit(len(dataset.test_x), config.test_limit)
+    tx, ty = dataset.test_x[:n_te], dataset.test_y[:n_te]
+    frozen, frozen_pred = evaluate(model, tx, ty, None)
+    weights = [l.weights.copy() for l in model.layers]
+    samples = 0
+    for _ in range(config.epochs):
+        for i in range(n_tr):
+            weights = sgd_step(model, weights, dataset.train_x[i], dataset.train_y[i], config)
+            samples += 1
+    trained = QuantModel([dataclasses.replace(l, weights=w) for l, w in
+                          zip(model.layers, weights)], model.in_c, model.in_h, model.in_w,
+                         model.n_classes, model.input_frac, model.logit_frac)
+    after, after_pred = evaluate(trained, tx, ty, None)
+    return {
+        "frozen_correct": frozen, "before_correct": frozen, "after_correct": after,
+        "test_total": n_te, "train_samples": samples, "score_crc": weights_crc(weights),
+        "scores": [], "weights": weights,
+        "frozen_pred": frozen_pred, "before_pred": frozen_pred, "after_pred": after_pred,
     }

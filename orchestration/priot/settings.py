@@ -38,7 +38,7 @@ class RunSettings:
     n_train: int = 500               # on-device training samples
     n_test: int = 300                # on-device test samples (rotated)
     # PRIOT
-    method: str = "priot"            # "priot" or "priot-s"
+    method: str = "priot"            # "priot", "priot-s" or "static-sgd"
     score_permille: int = 100        # PRIOT-S: scored fraction of each layer's edges
     keep_permille: int = 900
     lr_shift: int = 5
@@ -105,7 +105,7 @@ class RunSettings:
                          lr_shift=self.lr_shift, score_init=SCORE_INITS[self.score_init],
                          init_shift=self.init_shift, method=method, epochs=self.epochs,
                          progress_every=progress_every,
-                         score_permille=self.score_permille if method else 0)
+                         score_permille=self.score_permille if method == 1 else 0)
 
     def describe(self) -> dict:
         d = asdict(self)

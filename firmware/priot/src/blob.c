@@ -250,12 +250,12 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
         return PRIOT_E_CONFIG_SCORE_INIT;
     if (c->init_shift > 14u)
         return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (c->method > PRIOT_METHOD_PRIOT_S)
+    if (c->method > PRIOT_METHOD_STATIC_SGD)
         return PRIOT_E_CONFIG_METHOD;
     if (c->epochs > 1000u)
         return PRIOT_E_CONFIG_EPOCHS;
-    if (c->method == PRIOT_METHOD_PRIOT ? c->score_permille != 0u
-                                        : c->score_permille < 1u || c->score_permille > 1000u)
+    if (c->method != PRIOT_METHOD_PRIOT_S ? c->score_permille != 0u
+                                          : c->score_permille < 1u || c->score_permille > 1000u)
         return PRIOT_E_CONFIG_SCORE_PERMILLE;
     return PRIOT_OK;
 }

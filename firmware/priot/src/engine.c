@@ -43,6 +43,12 @@ static int subset_method(const priot_config_t *cfg)
     return cfg && cfg->method == PRIOT_METHOD_PRIOT_S;
 }
 
+/* Static-scale SGD trains the weights themselves: w_eff is their RAM copy, no scores. */
+static int sgd_method(const priot_config_t *cfg)
+{
+    return cfg && cfg->method == PRIOT_METHOD_STATIC_SGD;
+}
+
 /* Carve every buffer; with b->base == NULL only the size is computed. PRIOT scores every
  * edge; PRIOT-S only its subset (s->n_scored[l] scores per layer). */
 static void layout(priot_session_t *s, const priot_model_t *m, const priot_config_t *cfg,
@@ -58,7 +64,9 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
     }
     for (l = 0; l < m->n_layers; l++) {
         const uint32_t n = m->layers[l].n_edges;
-        s->n_scored[l] = subset_method(cfg) ? priot_subset_size(n, cfg->score_permille) : n;
+        s->n_scored[l] = subset_method(cfg) ? priot_subset_size(n, cfg->score_permille)
+                         : sgd_method(cfg)  ? 0u
+                                            : n;
         s->scores[l] = (int16_t *)bump(b, s->n_scored[l] > 0x7FFFFFFFu
                                               ? 0xFFFFFFFFu
                                               : 2u * s->n_scored[l]);
@@ -146,6 +154,8 @@ void priot_session_update_masks(priot_session_t *s)
 {
     const priot_model_t *m = s->model;
     uint32_t l;
+    if (sgd_method(&s->cfg))
+        return;   /* no mask: w_eff holds the trained weights */
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
         if (subset_method(&s->cfg))
@@ -174,7 +184,7 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
         return PRIOT_E_CONFIG_SCORE_INIT;
     if (cfg->init_shift > 14u)
         return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (cfg->method > PRIOT_METHOD_PRIOT_S)
+    if (cfg->method > PRIOT_METHOD_STATIC_SGD)
         return PRIOT_E_CONFIG_METHOD;
     if (subset_method(cfg) ? cfg->score_permille < 1u || cfg->score_permille > 1000u
                            : cfg->score_permille != 0u)
@@ -197,6 +207,12 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
     b.off = 0;
     layout(s, m, cfg, &b);
     s->arena_used = b.off + skew;
+    if (sgd_method(cfg)) {
+        uint32_t l;
+        for (l = 0; l < m->n_layers; l++)
+            memcpy(s->w_eff[l], m->layers[l].w, m->layers[l].n_edges);
+        return PRIOT_OK;
+    }
     init_scores(s);
     priot_session_update_masks(s);
     return PRIOT_OK;
@@ -270,6 +286,14 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
         if (L->flags & PRIOT_FLAG_RELU)
             priot_relu_backward(s->err[cur], s->y[l], L->out_size);
         e = s->err[cur];
+        /* the input's error first, with this step's weights (static SGD updates them) */
+        if (l > 0) {
+            if (conv)
+                priot_conv3x3_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
+            else
+                priot_fc_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
+        }
+        charge(s, &st->backward, &mark);
         /* score gradient and update, one output row at a time; all-zero rows skipped */
         for (o = 0; o < L->out.c; o++) {
             const uint32_t row_end = (o + 1u) * row;
@@ -284,7 +308,9 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
             else
                 priot_fc_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
             charge(s, &st->backward, &mark);
-            if (!subset) {
+            if (sgd_method(&s->cfg)) {
+                priot_weight_update(s->w_eff[l] + o * row, s->grad, row, lr);
+            } else if (!subset) {
                 priot_score_update(sc + o * row, L->w + o * row, s->grad, row, lr);
             } else {
                 while (j < s->n_scored[l] && next_idx < row_end) {
@@ -295,13 +321,8 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
             }
             charge(s, &st->update, &mark);
         }
-        if (l > 0) {
-            if (conv)
-                priot_conv3x3_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
-            else
-                priot_fc_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
-            cur ^= 1u;
-        }
+        if (l > 0)
+            cur ^= 1u;   /* err[cur] now holds the error of the layer's input */
         charge(s, &st->backward, &mark);
     }
 
@@ -337,7 +358,9 @@ uint32_t priot_score_crc(const priot_session_t *s)
 {
     uint32_t l, crc = 0;
     for (l = 0; l < s->model->n_layers; l++)
-        crc = priot_crc32_i16le(crc, s->scores[l], s->n_scored[l]);
+        crc = sgd_method(&s->cfg)
+                  ? priot_crc32(crc, (const uint8_t *)s->w_eff[l], s->model->layers[l].n_edges)
+                  : priot_crc32_i16le(crc, s->scores[l], s->n_scored[l]);
     return crc;
 }
 

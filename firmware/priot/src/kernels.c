@@ -271,3 +271,11 @@ PRIOT_HOT void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq
         s++;
     }
 }
+
+PRIOT_HOT void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
+{
+    while (n--) {
+        int32_t v = (int32_t)*w - priot_round_shift((int32_t)*gq++, lr_shift);
+        *w++ = (int8_t)priot_sat8(v);
+    }
+}

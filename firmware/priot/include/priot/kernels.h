@@ -57,6 +57,10 @@ void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out, const int8
                          uint32_t o_begin, uint32_t o_end, int16_t *gq);
 
 /* "PRIOT: Score update": s = sat16(s - round_shift(gq * w, lr_shift)), w stored weights. */
+/* Static-scale weight training (SEMANTICS.md "Static-scale SGD"):
+ * w = sat8(w - round_shift(gq, lr_shift)) for n weights (the RAM copy). */
+void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift);
+
 void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                         uint32_t lr_shift);
 

@@ -49,7 +49,7 @@ typedef struct {
     uint32_t crc, blob_size;
 } priot_dataset_t;
 
-enum { PRIOT_METHOD_PRIOT = 0, PRIOT_METHOD_PRIOT_S = 1 };
+enum { PRIOT_METHOD_PRIOT = 0, PRIOT_METHOD_PRIOT_S = 1, PRIOT_METHOD_STATIC_SGD = 2 };
 
 typedef struct {
     uint32_t seed;
@@ -57,7 +57,7 @@ typedef struct {
     uint8_t lr_shift;           /* 0..31 */
     uint8_t score_init;         /* 0 magnitude, 1 uniform */
     uint8_t init_shift;         /* 0..14 */
-    uint8_t method;             /* 0 PRIOT, 1 PRIOT-S */
+    uint8_t method;             /* 0 PRIOT, 1 PRIOT-S, 2 static-scale SGD */
     uint16_t epochs;            /* 0..1000 */
     uint32_t train_limit, test_limit, progress_every;
     uint16_t score_permille;    /* PRIOT-S: scored fraction 1..1000; 0 for PRIOT */
