@@ -7,6 +7,7 @@
     invoke build              only build the firmware and the host library
     invoke host-run           the same run on the host build of the C library (fast)
     invoke plan               flash/SRAM plan of a model on the Pico (refuses what won't fit)
+    invoke compare            tune + test every method on the host build (quick comparison)
     invoke robot              only the Robot Framework suites
 """
 from __future__ import annotations
@@ -137,6 +138,23 @@ def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, me
     print(p.format())
     if not p.fits:
         sys.exit(1)
+
+
+@task(help={"seeds": "test seeds per method (default 5)", "angle": _RUN_HELP["angle"]})
+def compare(c, seeds=5, angle=None):
+    """Tune each method on a validation split, then test it (host build, rotated MNIST)."""
+    from priot import compare as cmp
+    from priot import pipeline
+    from priot.settings import DEFAULT_MODEL
+
+    try:
+        s = _settings(angle=None if angle is None else float(angle))
+        prepared = pipeline.prepare_data(s)
+        frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(), seeds=int(seeds))
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+    print()
+    print(cmp.table(frozen, results, prepared.angle))
 
 
 @task
