@@ -30,7 +30,7 @@ def _settings(**kw):
         if given["arch"] == "vgg11":
             given.setdefault("source", "cifar10")
     if "width" in given:
-        given["width"] = float(given["width"])
+        given["width"] = _float(given["width"], "width")
     for key in ("data_dir", "model"):
         if key in given:
             given[key] = Path(given[key])
@@ -74,13 +74,13 @@ def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permill
     from priot import pipeline
 
     try:
-        s = _settings(angle=None if angle is None else float(angle),
-                      n_train=_int(n_train), n_test=_int(n_test),
-                      keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
-                      method=method, score_permille=_int(score_permille),
-                      score_init=score_init, epochs=_int(epochs), seed=_int(seed),
+        s = _settings(angle=_float(angle, "angle"),
+                      n_train=_int(n_train, "n_train"), n_test=_int(n_test, "n_test"),
+                      keep_permille=_int(keep_permille, "keep_permille"), lr_shift=_int(lr_shift, "lr_shift"),
+                      method=method, score_permille=_int(score_permille, "score_permille"),
+                      score_init=score_init, epochs=_int(epochs, "epochs"), seed=_int(seed, "seed"),
                       data_dir=data_dir, model=model, width=width, backend=backend,
-                      timeout_s=None if timeout is None else float(timeout))
+                      timeout_s=_float(timeout, "timeout"))
         summary = pipeline.emulate(s)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
@@ -95,11 +95,11 @@ def host_run(c, angle=None, n_train=None, n_test=None, method=None, score_permil
     from priot import pipeline
 
     try:
-        s = _settings(angle=None if angle is None else float(angle),
-                      n_train=_int(n_train), n_test=_int(n_test),
-                      keep_permille=_int(keep_permille), lr_shift=_int(lr_shift),
-                      method=method, score_permille=_int(score_permille),
-                      score_init=score_init, epochs=_int(epochs), seed=_int(seed),
+        s = _settings(angle=_float(angle, "angle"),
+                      n_train=_int(n_train, "n_train"), n_test=_int(n_test, "n_test"),
+                      keep_permille=_int(keep_permille, "keep_permille"), lr_shift=_int(lr_shift, "lr_shift"),
+                      method=method, score_permille=_int(score_permille, "score_permille"),
+                      score_init=score_init, epochs=_int(epochs, "epochs"), seed=_int(seed, "seed"),
                       data_dir=data_dir, model=model, width=width)
         print(pipeline.host_run(s).format())
     except pipeline.USER_ERRORS as exc:
@@ -113,7 +113,7 @@ def prepare(c, data_dir=None, angle=None, model=None, width=None):
     from priot import pipeline
 
     try:
-        s = _settings(data_dir=data_dir, angle=None if angle is None else float(angle),
+        s = _settings(data_dir=data_dir, angle=_float(angle, "angle"),
                       model=model, width=width, n_train=1, n_test=1)
         pipeline.prepare(s)
     except pipeline.USER_ERRORS as exc:
@@ -130,9 +130,9 @@ def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, me
     from priot import pipeline
 
     try:
-        p = pipeline.plan(_settings(n_train=_int(n_train), n_test=_int(n_test), model=model,
+        p = pipeline.plan(_settings(n_train=_int(n_train, "n_train"), n_test=_int(n_test, "n_test"), model=model,
                                     data_dir=data_dir, width=width, method=method,
-                                    score_permille=_int(score_permille)))
+                                    score_permille=_int(score_permille, "score_permille")))
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print(p.format())
@@ -148,9 +148,9 @@ def compare(c, seeds=5, angle=None):
     from priot.settings import DEFAULT_MODEL
 
     try:
-        s = _settings(angle=None if angle is None else float(angle))
+        s = _settings(angle=_float(angle, "angle"))
         prepared = pipeline.prepare_data(s)
-        frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(), seeds=int(seeds))
+        frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(), seeds=_int(seeds, "seeds"))
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print()
@@ -194,5 +194,21 @@ def test(c):
     robot(c)
 
 
-def _int(v):
-    return None if v is None else int(v)
+def _number(v, kind, name):
+    from priot.settings import SettingsError
+
+    if v is None:
+        return None
+    try:
+        return kind(v)
+    except ValueError:
+        raise SettingsError(f"--{name.replace('_', '-')} {v!r} is not a "
+                            f"{'whole number' if kind is int else 'number'}") from None
+
+
+def _int(v, name="value"):
+    return _number(v, int, name)
+
+
+def _float(v, name="value"):
+    return _number(v, float, name)

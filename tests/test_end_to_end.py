@@ -115,3 +115,20 @@ def test_flash_addresses_agree_between_python_and_c(repo_root):
     assert values["PRIOT_DATASET_MAX"] == blob.DATASET_MAX
     assert values["PRIOT_FIRMWARE_MAX"] == blob.FIRMWARE_MAX
     assert np.all(np.diff([blob.CONFIG_ADDR, blob.MODEL_ADDR, blob.DATASET_ADDR]) > 0)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--keep-permille", "0"], "keep_permille=0 is out of range"),
+    (["--angle", "abc"], "--angle 'abc' is not a number"),
+    (["--n-train", "1.5"], "--n-train '1.5' is not a whole number"),
+    (["--method", "niti"], "method 'niti'"),
+    (["--model", "/nonexistent.prmd"], "does not exist"),
+])
+def test_cli_refuses_bad_options_in_one_line(args, words, repo_root):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "invoke", "emulate", *args], cwd=repo_root,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert words in done.stderr and "Traceback" not in done.stderr
