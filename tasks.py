@@ -150,7 +150,8 @@ def compare(c, seeds=5, angle=None):
     try:
         s = _settings(angle=_float(angle, "angle"))
         prepared = pipeline.prepare_data(s)
-        frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(), seeds=_int(seeds, "seeds"))
+        frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(),
+                                      seeds=_int(seeds, "seeds"))
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print()
