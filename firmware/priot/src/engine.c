@@ -243,6 +243,12 @@ uint32_t priot_predict(priot_session_t *s, const uint8_t *image, int use_mask)
     return priot_argmax_i8(s->x[s->model->n_layers], s->model->n_classes);
 }
 
+/* The edge index of the next scored edge (PRIOT-S), or UINT32_MAX past the last one. */
+static uint32_t next_scored(priot_subset_iter_t *it, uint32_t *j, uint32_t k)
+{
+    return ++*j < k ? priot_subset_next(it) : 0xFFFFFFFFu;
+}
+
 static int all_zero(const int8_t *p, uint32_t n)
 {
     while (n--)
@@ -299,8 +305,8 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
             const uint32_t row_end = (o + 1u) * row;
             if (conv ? all_zero(e + o * plane, plane) : e[o] == 0) {
                 /* zero gradient: skip the row (and its scored edges) */
-                while (subset && j < s->n_scored[l] && next_idx < row_end)
-                    next_idx = ++j < s->n_scored[l] ? priot_subset_next(&it) : 0xFFFFFFFFu;
+                while (subset && next_idx < row_end)
+                    next_idx = next_scored(&it, &j, s->n_scored[l]);
                 continue;
             }
             if (conv)
@@ -313,10 +319,10 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
             } else if (!subset) {
                 priot_score_update(sc + o * row, L->w + o * row, s->grad, row, lr);
             } else {
-                while (j < s->n_scored[l] && next_idx < row_end) {
+                while (next_idx < row_end) {
                     priot_score_update(sc + j, L->w + next_idx, s->grad + (next_idx - o * row),
                                        1u, lr);
-                    next_idx = ++j < s->n_scored[l] ? priot_subset_next(&it) : 0xFFFFFFFFu;
+                    next_idx = next_scored(&it, &j, s->n_scored[l]);
                 }
             }
             charge(s, &st->update, &mark);
