@@ -225,6 +225,14 @@ def test_fault_mode_reports_hardfault(selftest, symbols, backend):
 
 
 @pytest.mark.emulator
+def test_stack_overflow_is_detected_and_reported(selftest, backend):
+    with pytest.raises(FirmwareFault) as err:
+        backend.run(selftest.bin, {CONFIG_ADDR: b"DEEP"}, timeout_s=RUN_TIMEOUT_S)
+    assert err.value.reason == "stack_overflow" and "stack overflow" in str(err.value)
+    assert err.value.lines[-1] == "PRIOT DONE status=fault"
+
+
+@pytest.mark.emulator
 def test_hang_mode_times_out(selftest, backend):
     started = time.monotonic()
     with pytest.raises(EmulatorTimeout) as err:

@@ -156,6 +156,7 @@ int main(void)
     if (st != PRIOT_OK)
         fail(st);
 
+    board_check_stack();
     out_begin("SCORES");
     out_hex("crc", result.score_crc);
     out_end();

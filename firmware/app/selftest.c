@@ -7,6 +7,15 @@
 
 #define MODE_FAULT 0x54554146u /* bytes 'F' 'A' 'U' 'T' read as a little-endian word */
 #define MODE_HANG  0x474E4148u /* 'H' 'A' 'N' 'G' */
+#define MODE_DEEP  0x50454544u /* 'D' 'E' 'E' 'P': recurse past the stack, then wait */
+
+/* Each level keeps a 64-byte frame alive; 256 levels need ~20 KB, the stack has 8 KB. */
+static uint32_t __attribute__((noinline)) recurse(volatile uint32_t *prev, uint32_t depth)
+{
+    volatile uint32_t frame[16];
+    frame[0] = prev ? prev[0] + 1u : 1u;
+    return depth ? recurse(frame, depth - 1u) + frame[0] : frame[0];
+}
 
 /* subs (1 cycle) + taken bne (2 cycles): 3 cycles per iteration on the Cortex-M0+. */
 #define BUSY_LOOP_ITERATIONS 1000000u
@@ -35,6 +44,13 @@ int main(void)
     }
     if (mode == MODE_HANG) {
         for (;;) {
+        }
+    }
+    if (mode == MODE_DEEP) {
+        out_begin("DEEP");
+        out_u32("sum", recurse(0, 256u));
+        out_end();
+        for (;;) { /* the SysTick check reports the overflow */
         }
     }
 

@@ -173,6 +173,7 @@ void board_puts(const char *s)
 void board_systick_handler(void)
 {
     systick_wraps++;
+    board_check_stack(); /* every 2^24 cycles: an overflow is caught within ~134 ms */
 }
 
 /* Race-free 64-bit read: a wrap between the two reads of the wrap count makes us retry
@@ -224,6 +225,36 @@ uint32_t board_stack_peak(void)
         p++;
     }
     return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
+}
+
+/* The lowest BOARD_STACK_GUARD_BYTES of the stack are a guard band that legitimate use
+ * never reaches (the painted pattern stays); a descending stack that overflows writes it
+ * first. Not caught: a single frame that jumps over the whole band (huge local arrays). */
+int board_stack_intact(void)
+{
+    const uint32_t *p = __stack_bottom;
+    for (uint32_t i = 0; i < BOARD_STACK_GUARD_BYTES / 4u; i++) {
+        if (p[i] != BOARD_STACK_PAINT) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void put_hex_field(const char *key, uint32_t value);
+
+void board_check_stack(void)
+{
+    if (board_stack_intact()) {
+        return;
+    }
+    if (uart_ready) {
+        put_hex_field("PRIOT FAULT pc=", 0);
+        put_hex_field(" lr=", 0);
+        put_hex_field(" xpsr=", 0);
+        board_puts(" reason=stack_overflow\r\nPRIOT DONE status=fault\r\n");
+    }
+    board_halt();
 }
 
 void board_halt(void)

@@ -20,6 +20,13 @@ uint32_t board_clk_hz(void);
 uint32_t board_stack_peak(void);
 uint32_t board_stack_size(void);
 
+/* Stack overflow detection: a guard band at the bottom of the stack keeps its paint unless
+ * the stack overflowed into it. board_check_stack() reports
+ * `PRIOT FAULT ... reason=stack_overflow` and halts if so; SysTick runs it periodically. */
+#define BOARD_STACK_GUARD_BYTES 256u
+int board_stack_intact(void);
+void board_check_stack(void);
+
 /* Wait until UART0 has sent everything, then idle forever. */
 void board_halt(void) __attribute__((noreturn));
 

@@ -31,9 +31,13 @@ class EmulatorTimeout(EmulatorError):
 class FirmwareFault(EmulatorError):
     """The firmware took a HardFault (``PRIOT FAULT pc=... lr=... xpsr=...``)."""
 
-    def __init__(self, pc: int, lr: int, xpsr: int, lines: Sequence[str] = ()):
-        super().__init__(f"firmware HardFault at pc=0x{pc:08x} lr=0x{lr:08x} xpsr=0x{xpsr:08x}")
+    def __init__(self, pc: int, lr: int, xpsr: int, lines: Sequence[str] = (),
+                 reason: str | None = None):
+        what = "stack overflow (the stack guard band was overwritten)" \
+            if reason == "stack_overflow" else "HardFault"
+        super().__init__(f"firmware {what} at pc=0x{pc:08x} lr=0x{lr:08x} xpsr=0x{xpsr:08x}")
         self.pc, self.lr, self.xpsr = pc, lr, xpsr
+        self.reason = reason
         self.lines = list(lines)
 
 

@@ -134,7 +134,8 @@ class Report:
                 continue  # informational records (e.g. SELFTEST) stay in .records
             values = _values(record)
             if record.name == "FAULT":
-                raise FirmwareFault(values["pc"], values["lr"], values["xpsr"], lines)
+                raise FirmwareFault(values["pc"], values["lr"], values["xpsr"], lines,
+                                    record.fields.get("reason"))
             if record.name == "ERROR":
                 raise FirmwareReportedError(values["code"], values["msg"])
             if record.name == "EVAL":
@@ -178,7 +179,8 @@ def find_fault(lines: Iterable[str]) -> FirmwareFault | None:
         try:
             record = parse_line(line)
             if record is not None and record.name == "FAULT":
-                return FirmwareFault(record.hex("pc"), record.hex("lr"), record.hex("xpsr"), lines)
+                return FirmwareFault(record.hex("pc"), record.hex("lr"), record.hex("xpsr"),
+                                     lines, record.fields.get("reason"))
         except ProtocolError:
             continue
     return None
