@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import blob, data, planner
+from . import blob, data, planner, results
 from .settings import DEFAULT_MODEL, RunSettings, SettingsError
 
 CLK_HZ = 125_000_000
@@ -171,6 +171,13 @@ class Summary:
     host: dict | None = None   # host-build results of the same session
     emulator: dict = field(default_factory=dict)
 
+    def as_dict(self) -> dict:
+        return {"evals": {p: list(v) for p, v in self.evals.items()}, "train": self.train,
+                "scores_crc": self.scores_crc, "memory": self.memory, "host": self.host,
+                "host_agrees": self.host_agrees, "emulator": self.emulator,
+                "cycles_per_train_sample": self.cycles_per_train_sample,
+                "cycles_per_inference": self.cycles_per_inference}
+
     def accuracy(self, phase: str) -> float:
         correct, total, _ = self.evals[phase]
         return correct / total if total else 0.0
@@ -308,6 +315,8 @@ def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
     if cross_check:
         log("cross-checking on the host build of the C library ...")
         summary.host = host_session(blobs)
+    path = results.save("emulate", s.describe(), summary.as_dict())
+    log(f"results: {path}")
     return summary
 
 
