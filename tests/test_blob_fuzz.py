@@ -1,6 +1,7 @@
 """Fuzzing the blob parsers: mutated blobs (bit flips, truncations, overwritten fields with
 the CRC recomputed so the deep checks are reached) must be accepted or rejected alike by
 the firmware's C parser (host build) and the Python decoder, and never crash either."""
+import os
 import struct
 import zlib
 
@@ -21,8 +22,12 @@ VALID = {
 }
 DECODE = {"model": blob.decode_model, "dataset": blob.decode_dataset,
           "config": blob.decode_config}
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+# CI: a fixed, derandomized budget. `invoke fuzz` raises it, picks random seeds and loads
+# the ASan/UBSan build of the library (PRIOT_FUZZ_EXAMPLES, PRIOT_FUZZ_SAN).
+EXAMPLES = int(os.environ.get("PRIOT_FUZZ_EXAMPLES", "400"))
+SAN = os.environ.get("PRIOT_FUZZ_SAN") == "1"
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="PRIOT_FUZZ_EXAMPLES" not in
+                os.environ, suppress_health_check=[HealthCheck.too_slow])
 
 
 def recrc(data: bytearray) -> bytes:
@@ -45,7 +50,7 @@ def python_accepts(kind: str, data: bytes) -> bool:
 
 
 def agree(kind: str, data: bytes) -> None:
-    c_ok = native.parse_status(kind, data) == 0
+    c_ok = native.parse_status(kind, data, san=SAN) == 0
     assert c_ok == python_accepts(kind, data), (kind, c_ok, data[:64].hex())
 
 
