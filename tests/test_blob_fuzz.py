@@ -99,3 +99,29 @@ def test_parsers_agree_on_arbitrary_bytes(kind, data):
 def test_valid_blobs_are_accepted_by_both():
     for kind, data in VALID.items():
         assert native.parse_status(kind, data) == 0 and python_accepts(kind, data)
+
+
+def test_fuzz_under_asan_and_ubsan(tmp_path):
+    """The same fuzz cases against the ASan/UBSan build of the C parser (a CI step)."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    if os.environ.get("PRIOT_FUZZ_SAN"):
+        pytest.skip("already running under the sanitizers")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    asan = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip() if cc else ""
+    if not os.path.isabs(asan):
+        pytest.skip("no libasan.so next to the host C compiler")
+    native.build_library(san=True)
+    env = dict(os.environ, PRIOT_FUZZ_SAN="1", LD_PRELOAD=asan,
+               ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-k", "not under_asan", __file__], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "runtime error" not in done.stderr and "AddressSanitizer" not in done.stderr
