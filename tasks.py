@@ -9,6 +9,7 @@
     invoke plan               flash/SRAM plan of a model on the Pico (refuses what won't fit)
     invoke compare            tune + test every method on the host build (quick comparison)
     invoke fuzz               fuzz the C/Python blob parsers under ASan/UBSan (--seconds N)
+    invoke hw-run --port P    flash a real Pico (UF2) and read its report from UART0
     invoke robot              only the Robot Framework suites
 """
 from __future__ import annotations
@@ -157,6 +158,42 @@ def compare(c, seeds=5, angle=None):
         _fail(exc)
     print()
     print(cmp.table(frozen, results, prepared.angle))
+
+
+@task(help={**{k: _RUN_HELP[k] for k in ("n_train", "n_test", "method", "score_permille",
+                                          "keep_permille", "lr_shift", "angle")},
+            "port": "serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
+            "drive": "mounted RPI-RP2 drive (default: found automatically)",
+            "timeout": "seconds to wait for the DONE line (default 1800)"})
+def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,
+           keep_permille=None, lr_shift=None, angle=None, timeout=1800):
+    """Flash firmware + blobs to a real Pico (UF2) and read its report from UART0."""
+    from priot import firmware, hw, pipeline, results
+    from priot.emulator.protocol import Report
+
+    try:
+        s = _settings(n_train=_int(n_train, "n_train"), n_test=_int(n_test, "n_test"),
+                      method=method, score_permille=_int(score_permille, "score_permille"),
+                      keep_permille=_int(keep_permille, "keep_permille"),
+                      lr_shift=_int(lr_shift, "lr_shift"), angle=_float(angle, "angle"))
+        board = hw.PicoBackend(port, None if drive is None else Path(drive))
+        ok, why = board.available()
+        if not ok:
+            raise hw.HardwareError(why)
+        blobs = pipeline.make_blobs(s)
+        image = firmware.build_firmware(s.build_dir)
+        run = board.run(image.bin, blobs.at_addresses(), timeout_s=_float(timeout, "timeout"),
+                        on_line=print)
+        report = Report.from_lines(run.lines)
+    except (*pipeline.USER_ERRORS, hw.HardwareError) as exc:
+        _fail(exc)
+    host = pipeline.host_session(blobs)
+    agree = host["scores_crc"] == report.scores_crc
+    path = results.save("hw", s.describe(), {
+        "evals": {p: list(v) for p, v in report.evals.items()}, "train": report.train,
+        "scores_crc": report.scores_crc, "mem": report.mem, "host": host,
+        "host_agrees": agree, "wall_s": run.wall_s})
+    print(f"host build agrees bit for bit: {agree}; results: {path}")
 
 
 @task(help={"seconds": "how long to fuzz (default 60)"})
