@@ -243,12 +243,38 @@ def build(c):
     print(f"firmware: {img.elf}\nhost library: {lib}")
 
 
-@task(pre=[setup])
+@task(pre=[setup], help={"backend": "rp2040js (default) or renode (needs renode-test)"})
 def robot(c, backend="rp2040js"):
     """Run the Robot Framework suites."""
     out = ROOT / "build" / "robot"
+    if backend == "renode":
+        _robot_renode(c, out)
+        return
     c.run(f"{sys.executable} -m robot --outputdir {out} --variable BACKEND:{backend} "
-          f"{ROOT / 'robot_tests'}", pty=False)
+          f"{ROOT / 'robot_tests' / 'emulate.robot'}", pty=False)
+
+
+def _robot_renode(c, out):
+    """Renode's own suites (robot_tests/renode) through renode-test, on prepared blobs."""
+    import shutil
+
+    from priot import firmware, pipeline
+    from priot.settings import RunSettings
+
+    tester = shutil.which("renode-test")
+    if tester is None:
+        sys.exit("renode-test not found: install Renode (see README, 'Renode'); the default "
+                 "backend's suites run with 'invoke robot'")
+    blobs = pipeline.make_blobs(RunSettings(n_train=200, n_test=200))
+    work = ROOT / "build" / "renode"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.prcf").write_bytes(blobs.config)
+    (work / "dataset.prds").write_bytes(blobs.dataset)
+    (work / "model.prmd").write_bytes(blobs.model)
+    elf = firmware.build_firmware(ROOT / "build").elf
+    c.run(f"{tester} --variable ELF:{elf} --variable MODEL:{work / 'model.prmd'} "
+          f"--variable DATASET:{work / 'dataset.prds'} --variable CONFIG:{work / 'config.prcf'} "
+          f"--results-dir {out / 'renode'} {ROOT / 'robot_tests' / 'renode'}", pty=False)
 
 
 @task(pre=[setup])

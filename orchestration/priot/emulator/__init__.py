@@ -11,14 +11,15 @@ from .base import (
     RunResult,
 )
 from .protocol import Eval, Record, Report, accuracy, parse_line
+from .renode import RenodeBackend
 from .rp2040js import Rp2040jsBackend
 
 #: backends by name, as `invoke emulate --backend NAME` selects them
-BACKENDS = {"rp2040js": Rp2040jsBackend}
+BACKENDS = {"rp2040js": Rp2040jsBackend, "renode": RenodeBackend}
 
 __all__ = [
     "BACKENDS",
     "EmulatorBackend", "EmulatorError", "EmulatorTimeout", "EmulatorUnavailable",
     "FirmwareFault", "FirmwareReportedError", "ProtocolError", "RunResult",
-    "Eval", "Record", "Report", "accuracy", "parse_line", "Rp2040jsBackend",
+    "Eval", "Record", "Report", "accuracy", "parse_line", "Rp2040jsBackend", "RenodeBackend",
 ]
