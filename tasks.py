@@ -42,6 +42,16 @@ def _settings(**kw):
     return s
 
 
+def _run_settings(options: dict, **extra):
+    """RunSettings from a run task's common options (strings from the command line)."""
+    ints = ("n_train", "n_test", "keep_permille", "lr_shift", "score_permille", "epochs",
+            "seed")
+    given = {k: _int(options.get(k), k) for k in ints}
+    given.update({k: options.get(k) for k in ("method", "score_init", "data_dir", "model",
+                                               "width")})
+    return _settings(angle=_float(options.get("angle"), "angle"), **given, **extra)
+
+
 _RUN_HELP = {
     "angle": "rotation of the target domain in degrees (default 45)",
     "n_train": "on-device training samples (default 500)",
@@ -69,20 +79,13 @@ def _fail(exc: Exception) -> None:
 
 @task(help=_RUN_HELP)
 def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
-            keep_permille=None, lr_shift=None,
-            score_init=None, epochs=None, seed=None, data_dir=None, model=None, width=None,
-            backend=None, timeout=None):
+            keep_permille=None, lr_shift=None, score_init=None, epochs=None, seed=None,
+            data_dir=None, model=None, width=None, backend=None, timeout=None):
     """Run PRIOT end to end in the emulator and print the report."""
     from priot import pipeline
 
     try:
-        s = _settings(angle=_float(angle, "angle"),
-                      n_train=_int(n_train, "n_train"), n_test=_int(n_test, "n_test"),
-                      keep_permille=_int(keep_permille, "keep_permille"), lr_shift=_int(lr_shift, "lr_shift"),
-                      method=method, score_permille=_int(score_permille, "score_permille"),
-                      score_init=score_init, epochs=_int(epochs, "epochs"), seed=_int(seed, "seed"),
-                      data_dir=data_dir, model=model, width=width, backend=backend,
-                      timeout_s=_float(timeout, "timeout"))
+        s = _run_settings(locals(), backend=backend, timeout_s=_float(timeout, "timeout"))
         summary = pipeline.emulate(s)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
@@ -91,18 +94,13 @@ def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permill
 
 @task(help={k: v for k, v in _RUN_HELP.items() if k not in ("backend", "timeout")})
 def host_run(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
-            keep_permille=None, lr_shift=None,
-             score_init=None, epochs=None, seed=None, data_dir=None, model=None, width=None):
+             keep_permille=None, lr_shift=None, score_init=None, epochs=None, seed=None,
+             data_dir=None, model=None, width=None):
     """Run the same PRIOT session on the host build of the C library."""
     from priot import pipeline
 
     try:
-        s = _settings(angle=_float(angle, "angle"),
-                      n_train=_int(n_train, "n_train"), n_test=_int(n_test, "n_test"),
-                      keep_permille=_int(keep_permille, "keep_permille"), lr_shift=_int(lr_shift, "lr_shift"),
-                      method=method, score_permille=_int(score_permille, "score_permille"),
-                      score_init=score_init, epochs=_int(epochs, "epochs"), seed=_int(seed, "seed"),
-                      data_dir=data_dir, model=model, width=width)
+        s = _run_settings(locals())
         print(pipeline.host_run(s).format())
     except pipeline.USER_ERRORS as exc:
         _fail(exc)

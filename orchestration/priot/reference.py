@@ -447,16 +447,8 @@ def train_step(model: QuantModel, scores, masks, image, label: int, config: RunC
         subsets = scored_subsets(model, config)
     w_effs = [effective_weights(layer, m) for layer, m in zip(model.layers, masks)]
     xs, ys = forward_saved(model, image, w_effs)
-    e = softmax_error(ys[-1], int(label))
     new_scores = list(scores)
-    for li in range(len(model.layers) - 1, -1, -1):
-        layer = model.layers[li]
-        y = ys[li]
-        if layer.pool:
-            e = maxpool_backward(e.reshape(layer.next_shape), y)
-        e = e.reshape(y.shape)
-        if layer.relu:
-            e = relu_backward(e, y)
+    for li, layer, e in backward(model, xs, ys, softmax_error(ys[-1], int(label)), w_effs):
         gq = score_grad(layer, e, xs[li])
         idx = subsets[li]
         if idx is None:
@@ -464,17 +456,13 @@ def train_step(model: QuantModel, scores, masks, image, label: int, config: RunC
         else:
             new_scores[li] = score_update(scores[li], gq.reshape(-1)[idx],
                                           layer.weights.reshape(-1)[idx], config.lr_shift)
-        if li > 0:
-            e = error_backward(layer, e, w_effs[li]).reshape(xs[li].shape)
     return new_scores, compute_masks(model, new_scores, config.keep_permille, subsets)
 
 
-def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
-    """One static-scale SGD step on the RAM weights (list per layer); returns new weights.
-    Errors propagate through this step's weights; biases stay frozen."""
-    xs, ys = forward_saved(model, image, weights)
-    e = softmax_error(ys[-1], int(label))
-    new = list(weights)
+def backward(model: QuantModel, xs, ys, e, w_effs):
+    """Yield (layer index, layer, e_out) from the last layer to the first, e_out being the
+    layer's output error after pool routing and the ReLU mask (SEMANTICS.md "Backward
+    pass"); the error propagates to the layer below through w_effs, this step's weights."""
     for li in range(len(model.layers) - 1, -1, -1):
         layer = model.layers[li]
         y = ys[li]
@@ -483,9 +471,18 @@ def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
         e = e.reshape(y.shape)
         if layer.relu:
             e = relu_backward(e, y)
-        new[li] = weight_update(weights[li], score_grad(layer, e, xs[li]), config.lr_shift)
+        yield li, layer, e
         if li > 0:
-            e = error_backward(layer, e, weights[li]).reshape(xs[li].shape)
+            e = error_backward(layer, e, w_effs[li]).reshape(xs[li].shape)
+
+
+def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
+    """One static-scale SGD step on the RAM weights (list per layer); returns new weights.
+    Errors propagate through this step's weights; biases stay frozen."""
+    xs, ys = forward_saved(model, image, weights)
+    new = list(weights)
+    for li, layer, e in backward(model, xs, ys, softmax_error(ys[-1], int(label)), weights):
+        new[li] = weight_update(weights[li], score_grad(layer, e, xs[li]), config.lr_shift)
     return new
 
 
