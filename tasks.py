@@ -140,8 +140,9 @@ def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, me
         sys.exit(1)
 
 
-@task(help={"seeds": "test seeds per method (default 5)", "angle": _RUN_HELP["angle"]})
-def compare(c, seeds=5, angle=None):
+@task(help={"seeds": "test seeds per method (default 5)", "angle": _RUN_HELP["angle"],
+            "emulate": "also run each method once on the emulated Pico (cycles, memory)"})
+def compare(c, seeds=5, angle=None, emulate=False):
     """Tune each method on a validation split, then test it (host build, rotated MNIST)."""
     from priot import compare as cmp
     from priot import pipeline
@@ -152,6 +153,8 @@ def compare(c, seeds=5, angle=None):
         prepared = pipeline.prepare_data(s)
         frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(),
                                       seeds=_int(seeds, "seeds"))
+        if emulate:
+            cmp.emulate_costs(prepared, DEFAULT_MODEL.read_bytes(), results)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print()

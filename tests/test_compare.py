@@ -32,3 +32,13 @@ def test_tuning_uses_validation_only_and_table_reports_claims(monkeypatch):
     diff = (results[0].mean - results[1].mean) * 100
     assert f"PRIOT minus tuned static-scale SGD: {diff:+.2f} points" in text
     assert np.isclose(results[0].mean, np.mean(results[0].test_accuracies))
+
+
+def test_table_shows_device_costs_when_measured():
+    r = compare.MethodResult("priot", {"lr_shift": 5}, {"lr_shift": [5]}, 0.9, [0.8, 0.82],
+                             {"train_cycles": 10_500_000, "infer_cycles": 3_680_000,
+                              "arena_used": 110756, "score_bytes": 53264, "stack_peak": 540,
+                              "bit_exact": True})
+    text = compare.table(0.4, [r], 45)
+    assert "| priot | 10,500,000 | 84.0 | 3,680,000 | 29.4 | 110,756 | 53,264 | 540 | True |" \
+        in text

@@ -37,6 +37,7 @@ class MethodResult:
     grid: dict
     val_accuracy: float
     test_accuracies: list[float]
+    device: dict | None = None   # one emulator run: cycles, memory, host agreement
 
     @property
     def mean(self) -> float:
@@ -88,6 +89,34 @@ def compare(prepared: data.PreparedData, model: bytes, seeds: int = 5, tune_seed
     return frozen_acc, results
 
 
+def emulate_costs(prepared: data.PreparedData, model: bytes, results: list[MethodResult],
+                  n_train: int = 60, n_test: int = 30, log=print) -> None:
+    """Run each method once on the emulated Pico (its chosen knobs, a short session) for
+    cycles and memory; checks that the host build reproduces the run bit for bit."""
+    from . import pipeline
+    from .settings import RunSettings
+
+    settings = RunSettings(n_train=n_train, n_test=n_test)
+    dataset = blob.encode_dataset(data.to_dataset_blob(prepared, n_train, n_test))
+    for r in results:
+        blobs = pipeline.Blobs(model, dataset, _config(r.method, r.chosen, 1))
+        report, run, elf = pipeline.run_firmware(settings, blobs, log=lambda *_: None)
+        host = native.host_run(model, dataset, blobs.config, want_scores=False,
+                               want_predictions=False)
+        t = report.train
+        r.device = {
+            "train_cycles": t["cycles"] / t["samples"],
+            "infer_cycles": report.evals["after"].cycles / report.evals["after"].total,
+            "arena_used": report.mem["arena_used"], "score_bytes": report.mem["score_bytes"],
+            "stack_peak": report.mem["stack_peak"],
+            "bit_exact": (report.scores_crc == host.score_crc
+                          and report.evals["after"].correct == host.after_correct),
+        }
+        log(f"{r.method:<12} on the emulated Pico: {r.device['train_cycles']:,.0f} cycles per "
+            f"training sample, arena {r.device['arena_used']:,} B, bit-exact with the host: "
+            f"{r.device['bit_exact']}")
+
+
 def table(frozen: float, results: list[MethodResult], angle: float) -> str:
     lines = [f"Rotated MNIST ({angle:g} deg), tiny CNN, host build (bit-exact with the "
              "firmware); accuracy on the rotated test split",
@@ -99,6 +128,19 @@ def table(frozen: float, results: list[MethodResult], angle: float) -> str:
         grid = "; ".join(f"{k} {v}" for k, v in r.grid.items())
         lines.append(f"| {r.method} | {r.mean:.2%} +- {r.std:.2%} | "
                      f"{(r.mean - frozen) * 100:+.2f} pts | {r.chosen} | {grid} |")
+    costs = [r for r in results if r.device]
+    if costs:
+        lines += ["", "On the emulated Pico (one short run per method, chosen knobs; cycles of "
+                      "clk_sys, ms at 125 MHz):", "",
+                  "| method | cycles / training sample | ms | cycles / inference | ms | "
+                  "session arena (B) | scores (B) | stack peak (B) | host bit-exact |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in costs:
+            d = r.device
+            lines.append(f"| {r.method} | {d['train_cycles']:,.0f} | "
+                         f"{d['train_cycles'] / 125e3:.1f} | {d['infer_cycles']:,.0f} | "
+                         f"{d['infer_cycles'] / 125e3:.1f} | {d['arena_used']:,} | "
+                         f"{d['score_bytes']:,} | {d['stack_peak']:,} | {d['bit_exact']} |")
     by = {r.method: r for r in results}
     if "priot" in by and "static-sgd" in by:
         lines += ["", f"PRIOT minus tuned static-scale SGD: "
