@@ -109,13 +109,13 @@ def host_run(c, angle=None, n_train=None, n_test=None, method=None, score_permil
 @task(help={"data_dir": _RUN_HELP["data_dir"], "angle": _RUN_HELP["angle"],
             "model": _RUN_HELP["model"], "width": _RUN_HELP["width"]})
 def prepare(c, data_dir=None, angle=None, model=None, width=None):
-    """Prepare the datasets and the quantized model (cached; a second run skips done work)."""
+    """Prepare data, the quantized model (both cached) and write the blobs to build/blobs."""
     from priot import pipeline
 
     try:
-        s = _settings(data_dir=data_dir, angle=_float(angle, "angle"),
-                      model=model, width=width, n_train=1, n_test=1)
-        pipeline.prepare(s)
+        s = _settings(data_dir=data_dir, angle=_float(angle, "angle"), model=model,
+                      width=width)
+        _write_blobs(pipeline.prepare(s), ROOT / "build" / "blobs")
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
 
@@ -255,6 +255,16 @@ def robot(c, backend="rp2040js"):
           f"{ROOT / 'robot_tests' / 'emulate.robot'}", pty=False)
 
 
+def _write_blobs(blobs, folder: Path) -> Path:
+    """The three blobs as files (what Renode's priot.resc and picotool users load)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (("config.prcf", blobs.config), ("model.prmd", blobs.model),
+                       ("dataset.prds", blobs.dataset)):
+        (folder / name).write_bytes(data)
+    print(f"blobs written to {folder}")
+    return folder
+
+
 def _robot_renode(c, out):
     """Renode's own suites (robot_tests/renode) through renode-test, on prepared blobs."""
     import shutil
@@ -266,12 +276,8 @@ def _robot_renode(c, out):
     if tester is None:
         sys.exit("renode-test not found: install Renode (see README, 'Renode'); the default "
                  "backend's suites run with 'invoke robot'")
-    blobs = pipeline.make_blobs(RunSettings(n_train=200, n_test=200))
-    work = ROOT / "build" / "renode"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "config.prcf").write_bytes(blobs.config)
-    (work / "dataset.prds").write_bytes(blobs.dataset)
-    (work / "model.prmd").write_bytes(blobs.model)
+    work = _write_blobs(pipeline.make_blobs(RunSettings(n_train=200, n_test=200)),
+                        ROOT / "build" / "renode")
     elf = firmware.build_firmware(ROOT / "build").elf
     c.run(f"{tester} --variable ELF:{elf} --variable MODEL:{work / 'model.prmd'} "
           f"--variable DATASET:{work / 'dataset.prds'} --variable CONFIG:{work / 'config.prcf'} "
