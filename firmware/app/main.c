@@ -78,6 +78,7 @@ static void hook_train(void *ctx, const priot_train_stats_t *st)
     out_u64("backward", st->backward);
     out_u64("update", st->update);
     out_u64("mask", st->mask);
+    out_u64("scale", st->scale);
     out_end();
 }
 

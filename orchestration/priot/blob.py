@@ -328,7 +328,8 @@ def decode_dataset(blob: bytes) -> DatasetBlob:
 
 # ---------------------------------------------------------------- run config
 
-METHODS = {"priot": 0, "priot-s": 1, "static-sgd": 2}
+METHODS = {"priot": 0, "priot-s": 1, "static-sgd": 2, "niti": 3}
+NITI_MAX_UPDATE_BITS = 15   # NITI: lr_shift holds the update bits, 1..15
 SCORE_INITS = {"magnitude": 0, "uniform": 1}
 
 
@@ -350,7 +351,7 @@ class RunConfig:
     def validate(self, kind: str = "config") -> None:
         checks = [
             ("seed", 0, 0xFFFFFFFF), ("keep_permille", 1, 1000), ("lr_shift", 0, MAX_SHIFT),
-            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 2),
+            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 3),
             ("epochs", 0, 1000), ("train_limit", 0, 0xFFFFFFFF),
             ("test_limit", 0, 0xFFFFFFFF), ("progress_every", 0, 0xFFFFFFFF),
         ]
@@ -365,6 +366,9 @@ class RunConfig:
                                 f"{self.score_permille!r} not in 1..1000 (PRIOT-S)")
         elif self.score_permille != 0:
             raise BlobError(kind, "score_permille", "must be 0 unless the method is PRIOT-S")
+        if self.method == METHODS["niti"] and not 1 <= self.lr_shift <= NITI_MAX_UPDATE_BITS:
+            raise BlobError(kind, "lr_shift", f"{self.lr_shift!r} not in "
+                            f"1..{NITI_MAX_UPDATE_BITS} (NITI: the update bits)")
 
 
 def encode_config(c: RunConfig) -> bytes:

@@ -231,8 +231,11 @@ def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
     lib = load(san)
     mb, db, cb = _blob(model_blob), _blob(dataset_blob), _blob(config_blob)
     if arena_size is None:
-        st = C.c_int32(0)
-        arena_size = int(lib.priot_host_arena_need(_ptr(mb), len(mb), C.byref(st)))
+        st = C.c_int32(0)   # the config's own need; a bad config is left to priot_run
+        arena_size = int(lib.priot_host_arena_need_cfg(_ptr(mb), len(mb), _ptr(cb), len(cb),
+                                                       C.byref(st)))
+        if st.value != 0:
+            arena_size = int(lib.priot_host_arena_need(_ptr(mb), len(mb), C.byref(st)))
         _check(st.value, "host_run", lib)
     arena = np.zeros(max(arena_size, 1), dtype=np.uint8)
     res = Result()
@@ -272,7 +275,7 @@ def host_train(model_blob: bytes, config_blob: bytes, images, labels, scores=Non
     lib = load(san)
     mb, cb = _blob(model_blob), _blob(config_blob)
     model = blobmod.decode_model(model_blob)
-    need = arena_need(model_blob, san=san)
+    need = arena_need(model_blob, config_blob, san=san)
     arena = np.zeros(need, dtype=np.uint8)
     imgs = _buf(images, np.uint8)
     labs = _buf(labels, np.uint8).reshape(-1)
@@ -294,7 +297,7 @@ def host_predict(model_blob: bytes, config_blob: bytes, images, scores=None,
     lib = load(san)
     mb, cb = _blob(model_blob), _blob(config_blob)
     model = blobmod.decode_model(model_blob)
-    need = arena_need(model_blob, san=san)
+    need = arena_need(model_blob, config_blob, san=san)
     arena = np.zeros(need, dtype=np.uint8)
     imgs = _buf(images, np.uint8)
     n = imgs.shape[0] if imgs.ndim == 4 else 1

@@ -331,6 +331,7 @@ class XorShift32:
 
 PRIOT_S = 1
 STATIC_SGD = 2
+NITI = 3
 
 
 def subset_size(n: int, score_permille: int) -> int:
@@ -459,10 +460,12 @@ def train_step(model: QuantModel, scores, masks, image, label: int, config: RunC
     return new_scores, compute_masks(model, new_scores, config.keep_permille, subsets)
 
 
-def backward(model: QuantModel, xs, ys, e, w_effs):
+def backward(model: QuantModel, xs, ys, e, w_effs, error_fn=None):
     """Yield (layer index, layer, e_out) from the last layer to the first, e_out being the
     layer's output error after pool routing and the ReLU mask (SEMANTICS.md "Backward
-    pass"); the error propagates to the layer below through w_effs, this step's weights."""
+    pass"); the error propagates to the layer below through w_effs, this step's weights,
+    by error_fn(layer, e_out, w) (default: error_backward, the static err_shift)."""
+    error_fn = error_fn or error_backward
     for li in range(len(model.layers) - 1, -1, -1):
         layer = model.layers[li]
         y = ys[li]
@@ -473,7 +476,7 @@ def backward(model: QuantModel, xs, ys, e, w_effs):
             e = relu_backward(e, y)
         yield li, layer, e
         if li > 0:
-            e = error_backward(layer, e, w_effs[li]).reshape(xs[li].shape)
+            e = error_fn(layer, e, w_effs[li]).reshape(xs[li].shape)
 
 
 def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
@@ -484,6 +487,86 @@ def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
     for li, layer, e in backward(model, xs, ys, softmax_error(ys[-1], int(label)), weights):
         new[li] = weight_update(weights[li], score_grad(layer, e, xs[li]), config.lr_shift)
     return new
+
+
+# ---------------------------------------------------------------- NITI: dynamic scales
+
+
+def dyn_shift(max_abs: int, bits: int) -> int:
+    """max(0, bitlength(max_abs) - bits): the shift that fits a tensor into `bits` bits."""
+    return max(0, int(max_abs).bit_length() - bits)
+
+
+def _max_abs(acc) -> int:
+    acc = np.asarray(acc, dtype=np.int64)
+    return int(np.abs(acc).max()) if acc.size else 0
+
+
+def bias_rescale(bias, d: int):
+    """The bias for an input whose exponent is d above its static one: round_shift(b, d)
+    for d > 0, sat32(b * 2^-d) for d < 0."""
+    b = np.asarray(bias, dtype=np.int64)
+    if d > 0:
+        return round_shift(b, min(d, 31))
+    return np.clip(b * (1 << min(-d, 32)), INT32_MIN, INT32_MAX)
+
+
+def _dynamic_requant(acc, bits: int = 7):
+    """(sat8(round_shift(acc, s)), s) with s = dyn_shift(max |acc|, bits)."""
+    s = dyn_shift(_max_abs(acc), bits)
+    return sat8(round_shift(acc, s)), s
+
+
+def forward_dynamic(model: QuantModel, image_uint8, weights):
+    """NITI forward of one image: (layer inputs, layer y, logits, logit exponent offset)."""
+    x = input_from_pixels(image_uint8).reshape(model.in_c, model.in_h, model.in_w)
+    d = 0
+    xs, ys = [], []
+    for layer, w in zip(model.layers, weights):
+        x = x.reshape(_input_shape(layer))
+        xs.append(x)
+        bias = None if layer.bias is None else bias_rescale(layer.bias, d)
+        acc = conv_acc(x, w, bias) if layer.kind == "conv" else fc_acc(x, w, bias)
+        y, s = _dynamic_requant(acc)
+        if layer.relu:
+            y = np.maximum(y, 0)
+        ys.append(y)
+        x = maxpool(y)[0] if layer.pool else y
+        d += s - layer.out_shift
+    return xs, ys, x.reshape(-1), d
+
+
+def logits_to_static(z, d: int):
+    """Logits of exponent offset d at the static logit scale."""
+    z = np.asarray(z, dtype=np.int64)
+    if d >= 0:
+        return sat8(z * (1 << min(d, 8)))
+    return round_shift(z, min(-d, 31))
+
+
+def dynamic_error(layer: Layer, e_out, w):
+    """NITI error propagation: the int32 accumulators shifted by their own range."""
+    acc = conv_error_acc(e_out, w) if layer.kind == "conv" else fc_error_acc(e_out, w)
+    return _dynamic_requant(acc)[0]
+
+
+def niti_step(model: QuantModel, weights, image, label: int, config: RunConfig):
+    """One NITI step (SEMANTICS.md "NITI: dynamic scales"); returns new weights.
+    config.lr_shift holds the update bits b: w -= round_shift(G, dyn_shift(max|G|, b))."""
+    xs, ys, z, d = forward_dynamic(model, image, weights)
+    e = softmax_error(logits_to_static(z, d), int(label))
+    new = list(weights)
+    for li, layer, e_out in backward(model, xs, ys, e, weights, dynamic_error):
+        g = conv_score_grad(e_out, xs[li]) if layer.kind == "conv" else fc_score_grad(e_out, xs[li])
+        s = dyn_shift(_max_abs(g), config.lr_shift)
+        new[li] = sat8(np.asarray(weights[li], dtype=np.int64) - round_shift(g, s)).astype(np.int8)
+    return new
+
+
+def predict_dynamic(model: QuantModel, images, weights) -> np.ndarray:
+    """NITI inference: argmax of each image's dynamic-scale logits."""
+    return np.array([argmax_first(forward_dynamic(model, img, weights)[2]) for img in images],
+                    dtype=np.int64)
 
 
 def weights_crc(weights) -> int:
@@ -506,8 +589,10 @@ def evaluate(model: QuantModel, images, labels, masks=None) -> tuple[int, np.nda
 
 def run(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
     """The whole priot_run flow: eval frozen -> eval before -> train -> eval after -> CRC."""
-    if config.method not in (0, PRIOT_S, STATIC_SGD):
+    if config.method not in (0, PRIOT_S, STATIC_SGD, NITI):
         raise ValueError(f"method {config.method}")
+    if config.method == NITI:
+        return _run_niti(model, dataset, config)
     if config.method == STATIC_SGD:
         return _run_sgd(model, dataset, config)
     subsets = scored_subsets(model, config)
@@ -554,4 +639,28 @@ def _run_sgd(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict
         "test_total": n_te, "train_samples": samples, "score_crc": weights_crc(weights),
         "scores": [], "weights": weights,
         "frozen_pred": frozen_pred, "before_pred": frozen_pred, "after_pred": after_pred,
+    }
+
+
+def _run_niti(model: QuantModel, dataset: DatasetBlob, config: RunConfig) -> dict:
+    """priot_run for NITI: frozen (static) / before and after (dynamic forward) / weight CRC."""
+    n_tr = _limit(len(dataset.train_x), config.train_limit)
+    n_te = _limit(len(dataset.test_x), config.test_limit)
+    tx, ty = dataset.test_x[:n_te], dataset.test_y[:n_te]
+    frozen, frozen_pred = evaluate(model, tx, ty, None)
+    weights = [l.weights.copy() for l in model.layers]
+    before_pred = predict_dynamic(model, tx, weights)
+    samples = 0
+    for _ in range(config.epochs):
+        for i in range(n_tr):
+            weights = niti_step(model, weights, dataset.train_x[i], dataset.train_y[i], config)
+            samples += 1
+    after_pred = predict_dynamic(model, tx, weights)
+    ty = np.asarray(ty)
+    return {
+        "frozen_correct": frozen, "before_correct": int(np.sum(before_pred == ty)),
+        "after_correct": int(np.sum(after_pred == ty)),
+        "test_total": n_te, "train_samples": samples, "score_crc": weights_crc(weights),
+        "scores": [], "weights": weights,
+        "frozen_pred": frozen_pred, "before_pred": before_pred, "after_pred": after_pred,
     }

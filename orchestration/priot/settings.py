@@ -38,7 +38,7 @@ class RunSettings:
     n_train: int = 500               # on-device training samples
     n_test: int = 300                # on-device test samples (rotated)
     # PRIOT
-    method: str = "priot"            # "priot", "priot-s" or "static-sgd"
+    method: str = "priot"            # "priot", "priot-s", "static-sgd" or "niti"
     score_permille: int = 100        # PRIOT-S: scored fraction of each layer's edges
     keep_permille: int = 900
     lr_shift: int = 5
@@ -85,6 +85,9 @@ class RunSettings:
                 raise SettingsError(f"{name}={v!r} is out of range: use {lo}..{hi}")
         if self.method not in METHODS:
             raise SettingsError(f"method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.method == "niti" and not 1 <= self.lr_shift <= 15:
+            raise SettingsError(f"lr_shift={self.lr_shift} for NITI: use 1..15 (its update "
+                                "bits: the largest weight change per step is about 2^bits)")
         if not isinstance(self.score_permille, int) or not 1 <= self.score_permille <= 1000:
             raise SettingsError(f"score_permille={self.score_permille!r} is out of range: "
                                 "use 1..1000 (the fraction of edges PRIOT-S scores)")

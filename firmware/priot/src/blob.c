@@ -250,8 +250,10 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
         return PRIOT_E_CONFIG_SCORE_INIT;
     if (c->init_shift > 14u)
         return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (c->method > PRIOT_METHOD_STATIC_SGD)
+    if (c->method > PRIOT_METHOD_NITI)
         return PRIOT_E_CONFIG_METHOD;
+    if (c->method == PRIOT_METHOD_NITI && (c->lr_shift < 1u || c->lr_shift > 15u))
+        return PRIOT_E_CONFIG_LR_SHIFT;   /* NITI: update bits */
     if (c->epochs > 1000u)
         return PRIOT_E_CONFIG_EPOCHS;
     if (c->method != PRIOT_METHOD_PRIOT_S ? c->score_permille != 0u

@@ -3,6 +3,7 @@
 #include "priot/crc32.h"
 #include "priot/engine.h"
 #include "priot/kernels.h"
+#include "priot/niti.h"
 #include "priot/prune.h"
 #include "priot/rng.h"
 
@@ -43,21 +44,33 @@ static int subset_method(const priot_config_t *cfg)
     return cfg && cfg->method == PRIOT_METHOD_PRIOT_S;
 }
 
-/* Static-scale SGD trains the weights themselves: w_eff is their RAM copy, no scores. */
+/* Static-scale SGD and NITI train the weights themselves: w_eff is their RAM copy, no
+ * scores, no mask. */
 static int sgd_method(const priot_config_t *cfg)
 {
-    return cfg && cfg->method == PRIOT_METHOD_STATIC_SGD;
+    return cfg && (cfg->method == PRIOT_METHOD_STATIC_SGD || cfg->method == PRIOT_METHOD_NITI);
 }
+
+/* NITI: shifts recomputed from every tensor's range (dynamic scales). */
+static int niti_method(const priot_config_t *cfg)
+{
+    return cfg && cfg->method == PRIOT_METHOD_NITI;
+}
+
+/* NITI's update bits: lr_shift holds them (1..15). */
+#define NITI_MAX_UPDATE_BITS 15u
 
 /* Carve every buffer; with b->base == NULL only the size is computed. PRIOT scores every
  * edge; PRIOT-S only its subset (s->n_scored[l] scores per layer). */
 static void layout(priot_session_t *s, const priot_model_t *m, const priot_config_t *cfg,
                    bump_t *b)
 {
-    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0;
+    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0, wide_cap = 0;
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
         err_cap = max_u32(err_cap, max_u32(L->out_size, L->in_size));
+        if (niti_method(cfg))
+            wide_cap = max_u32(wide_cap, max_u32(err_cap, L->n_edges));
         acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? (uint32_t)L->in.h * L->in.w
                                                                : L->in.c);
         grad_cap = max_u32(grad_cap, L->row_edges);
@@ -83,6 +96,8 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
     s->acc = (priot_acc_t *)bump(b, acc_cap > 0x3FFFFFFFu ? 0xFFFFFFFFu : 4u * acc_cap);
     s->grad = (int16_t *)bump(b, 2u * grad_cap);
     s->hist = (uint32_t *)bump(b, 256u * 4u);
+    s->wide = (priot_acc_t *)bump(b, wide_cap > 0x3FFFFFFFu ? 0xFFFFFFFFu : 4u * wide_cap);
+    s->wide_cap = wide_cap;
     s->err_cap = err_cap;
     s->acc_cap = acc_cap;
     s->grad_cap = grad_cap;
@@ -184,8 +199,10 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
         return PRIOT_E_CONFIG_SCORE_INIT;
     if (cfg->init_shift > 14u)
         return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (cfg->method > PRIOT_METHOD_STATIC_SGD)
+    if (cfg->method > PRIOT_METHOD_NITI)
         return PRIOT_E_CONFIG_METHOD;
+    if (niti_method(cfg) && (cfg->lr_shift < 1u || cfg->lr_shift > NITI_MAX_UPDATE_BITS))
+        return PRIOT_E_CONFIG_LR_SHIFT;
     if (subset_method(cfg) ? cfg->score_permille < 1u || cfg->score_permille > 1000u
                            : cfg->score_permille != 0u)
         return PRIOT_E_CONFIG_SCORE_PERMILLE;
@@ -237,9 +254,44 @@ static void forward(priot_session_t *s, const uint8_t *image, int use_mask)
     }
 }
 
+/* NITI forward: every layer's int32 accumulators are searched for their range and
+ * shifted into int8 by the dynamic shift; x_exp tracks each input's exponent relative to
+ * its static one (the bias is rescaled to it). With a mark, the range searches are
+ * charged to stats.scale and the rest to stats.forward. */
+static void forward_dynamic(priot_session_t *s, const uint8_t *image, uint64_t *mark)
+{
+    const priot_model_t *m = s->model;
+    priot_train_stats_t *st = &s->stats;
+    uint32_t l;
+    priot_input_q7(image, s->x[0], m->layers[0].in_size);
+    s->x_exp[0] = 0;
+    for (l = 0; l < m->n_layers; l++) {
+        const priot_layer_t *L = &m->layers[l];
+        uint32_t shift;
+        if (L->type == PRIOT_LAYER_CONV)
+            priot_conv3x3_acc32(L, s->x[l], s->w_eff[l], s->x_exp[l], s->wide);
+        else
+            priot_fc_acc32(L, s->x[l], s->w_eff[l], s->x_exp[l], s->wide);
+        if (mark)
+            charge(s, &st->forward, mark);
+        shift = priot_dyn_shift(priot_max_abs32(s->wide, L->out_size), 7u);
+        if (mark)
+            charge(s, &st->scale, mark);
+        priot_requant32(s->wide, L->out_size, shift, (L->flags & PRIOT_FLAG_RELU) != 0, s->y[l]);
+        if (L->flags & PRIOT_FLAG_POOL)
+            priot_maxpool2x2_forward(s->y[l], L->out, s->x[l + 1]);
+        s->x_exp[l + 1] = s->x_exp[l] + (int32_t)shift - (int32_t)L->out_shift;
+        if (mark)
+            charge(s, &st->forward, mark);
+    }
+}
+
 uint32_t priot_predict(priot_session_t *s, const uint8_t *image, int use_mask)
 {
-    forward(s, image, use_mask);
+    if (use_mask && niti_method(&s->cfg))
+        forward_dynamic(s, image, (uint64_t *)0);
+    else
+        forward(s, image, use_mask);
     return priot_argmax_i8(s->x[s->model->n_layers], s->model->n_classes);
 }
 
@@ -257,13 +309,90 @@ static int all_zero(const int8_t *p, uint32_t n)
     return 1;
 }
 
+/* Logits z (exponent d above the static logit exponent) at the static logit scale:
+ * sat8(z * 2^d) for d >= 0, round_shift(z, -d) for d < 0. */
+static void logits_to_static(const int8_t *z, uint32_t n, int32_t d, int8_t *out)
+{
+    while (n--) {
+        const int32_t v = *z++;
+        *out++ = (int8_t)(d >= 0 ? priot_sat8(v * (1 << (d > 8 ? 8 : d)))
+                                 : priot_round_shift(v, -d > 31 ? 31u : (uint32_t)-d));
+    }
+}
+
+/* One NITI step (SEMANTICS.md "NITI: dynamic scales"): like static SGD, but every
+ * activation, error and gradient tensor gets the shift its current range needs. */
+static void train_step_dynamic(priot_session_t *s, const uint8_t *image, uint32_t label)
+{
+    const priot_model_t *m = s->model;
+    priot_train_stats_t *st = &s->stats;
+    uint64_t mark = now(s);
+    uint32_t cur = 0, l;
+
+    forward_dynamic(s, image, &mark);
+    logits_to_static(s->x[m->n_layers], m->n_classes, s->x_exp[m->n_layers], s->err[1]);
+    priot_softmax_ce_error(s->err[1], m->n_classes, label, s->err[0], (uint32_t *)0);
+    charge(s, &st->loss, &mark);
+
+    for (l = m->n_layers; l-- > 0;) {
+        const priot_layer_t *L = &m->layers[l];
+        const int conv = L->type == PRIOT_LAYER_CONV;
+        const uint32_t row = L->row_edges, plane = (uint32_t)L->out.h * L->out.w;
+        const int8_t *e;
+        uint32_t o, shift;
+        if (L->flags & PRIOT_FLAG_POOL) {
+            priot_maxpool2x2_backward(s->err[cur], s->y[l], L->out, s->err[cur ^ 1u]);
+            cur ^= 1u;
+        }
+        if (L->flags & PRIOT_FLAG_RELU)
+            priot_relu_backward(s->err[cur], s->y[l], L->out_size);
+        e = s->err[cur];
+        if (l > 0) {   /* the input's error, with this step's weights */
+            if (conv)
+                priot_conv3x3_error_acc32(L, e, s->w_eff[l], s->wide);
+            else
+                priot_fc_error_acc32(L, e, s->w_eff[l], s->wide);
+            charge(s, &st->backward, &mark);
+            shift = priot_dyn_shift(priot_max_abs32(s->wide, L->in_size), 7u);
+            charge(s, &st->scale, &mark);
+            priot_requant32(s->wide, L->in_size, shift, 0, s->err[cur ^ 1u]);
+        }
+        /* the whole layer's gradient (zero rows for silent channels), then its range */
+        for (o = 0; o < L->out.c; o++) {
+            priot_acc_t *g = s->wide + o * row;
+            if (conv ? all_zero(e + o * plane, plane) : e[o] == 0)
+                memset(g, 0, row * sizeof(priot_acc_t));
+            else if (conv)
+                priot_conv3x3_grad32(L, e, s->x[l], o, g);
+            else
+                priot_fc_grad32(L, e, s->x[l], o, g);
+        }
+        charge(s, &st->backward, &mark);
+        shift = priot_dyn_shift(priot_max_abs32(s->wide, L->n_edges), s->cfg.lr_shift);
+        charge(s, &st->scale, &mark);
+        for (o = 0; o < L->out.c; o++)
+            if (conv ? !all_zero(e + o * plane, plane) : e[o] != 0)
+                priot_weight_update32(s->w_eff[l] + o * row, s->wide + o * row, row, shift);
+        charge(s, &st->update, &mark);
+        if (l > 0)
+            cur ^= 1u;
+    }
+    st->samples++;
+}
+
 void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
 {
     const priot_model_t *m = s->model;
     priot_train_stats_t *st = &s->stats;
     const uint32_t lr = s->cfg.lr_shift;
-    uint64_t mark = now(s);
+    uint64_t mark;
     uint32_t cur = 0, l;
+
+    if (niti_method(&s->cfg)) {
+        train_step_dynamic(s, image, label);
+        return;
+    }
+    mark = now(s);
 
     forward(s, image, 1);
     charge(s, &st->forward, &mark);

@@ -28,12 +28,14 @@ const char *priot_phase_name(uint32_t phase);   /* "frozen", "before", "after" *
  *              (gq = sat16(round_shift(G, grad_shift)), computed one output row at a time)
  *   update   - the score update s = sat16(s - round_shift(gq * w, lr_shift)), per row
  *   mask     - recomputing every layer's top-k mask and w_eff after the sample
+ *   scale    - NITI only: the per-tensor range searches (max |v|) and shift choices of
+ *              the dynamic scales, the cost static shifts avoid (0 for the other methods)
  *   cycles   - the whole training loop, excluding the time spent in the progress hook
  * Rows whose error is all zero have gq == 0 and are skipped (the update would be a no-op),
  * which is why gradient and update are cheap for ReLU-silenced channels. */
 typedef struct {
     uint32_t samples;
-    uint64_t cycles, forward, loss, backward, update, mask;
+    uint64_t cycles, forward, loss, backward, update, mask, scale;
 } priot_train_stats_t;
 
 typedef struct {
@@ -66,7 +68,9 @@ typedef struct {
     priot_acc_t *acc;                 /* accumulator plane */
     int16_t *grad;                    /* one row of score gradients */
     uint32_t *hist;                   /* 256-bin histogram */
-    uint32_t err_cap, acc_cap, grad_cap;
+    priot_acc_t *wide;                /* NITI: a whole tensor's int32 accumulators */
+    int32_t x_exp[PRIOT_MAX_LAYERS + 1];  /* NITI: x[l]'s exponent minus its static one */
+    uint32_t err_cap, acc_cap, grad_cap, wide_cap;
 
     uint8_t *arena;
     uint32_t arena_size, arena_used;

@@ -49,15 +49,18 @@ typedef struct {
     uint32_t crc, blob_size;
 } priot_dataset_t;
 
-enum { PRIOT_METHOD_PRIOT = 0, PRIOT_METHOD_PRIOT_S = 1, PRIOT_METHOD_STATIC_SGD = 2 };
+enum {
+    PRIOT_METHOD_PRIOT = 0, PRIOT_METHOD_PRIOT_S = 1, PRIOT_METHOD_STATIC_SGD = 2,
+    PRIOT_METHOD_NITI = 3
+};
 
 typedef struct {
     uint32_t seed;
     uint16_t keep_permille;     /* 1..1000 */
-    uint8_t lr_shift;           /* 0..31 */
+    uint8_t lr_shift;           /* 0..31; NITI: update bits 1..15 */
     uint8_t score_init;         /* 0 magnitude, 1 uniform */
     uint8_t init_shift;         /* 0..14 */
-    uint8_t method;             /* 0 PRIOT, 1 PRIOT-S, 2 static-scale SGD */
+    uint8_t method;             /* 0 PRIOT, 1 PRIOT-S, 2 static-scale SGD, 3 NITI */
     uint16_t epochs;            /* 0..1000 */
     uint32_t train_limit, test_limit, progress_every;
     uint16_t score_permille;    /* PRIOT-S: scored fraction 1..1000; 0 for PRIOT */
