@@ -8,6 +8,7 @@
     invoke host-run           the same run on the host build of the C library (fast)
     invoke plan               flash/SRAM plan of a model on the Pico (refuses what won't fit)
     invoke compare            tune + test every method on the host build (quick comparison)
+    invoke experiment         the paper's comparison: methods x seeds x angles, table + plots
     invoke fuzz               fuzz the C/Python blob parsers under ASan/UBSan (--seconds N)
     invoke hw-run --port P    flash a real Pico (UF2) and read its report from UART0
     invoke robot              only the Robot Framework suites
@@ -159,6 +160,82 @@ def compare(c, seeds=5, angle=None, emulate=False):
         _fail(exc)
     print()
     print(cmp.table(frozen, results, prepared.angle))
+
+
+@task(help={"model": "tiny_cnn (default, rotated MNIST) or vgg11 (rotated CIFAR-10)",
+            "angles": "comma-separated rotation angles (default 30,45,60)",
+            "seeds": "seeds per method and angle (default 5)",
+            "methods": "comma-separated subset of: frozen, static-sgd, niti, priot, "
+                       "priot-s 10%, priot-s 20%, float (default all)",
+            "name": "run directory under results/ (default: <model>-<time>); an existing one "
+                    "is resumed",
+            "engine": "process (default: a pool over all cores), serial, or dask",
+            "workers": "worker processes (default: all cores)",
+            "scheduler": "with --engine dask: address of an existing Dask scheduler "
+                         "(default: a local cluster)",
+            "no_emulate": "skip the per-method emulator runs (cycles, memory)",
+            "n_train": "on-device training samples (default: the whole prepared split)",
+            "n_test": "test samples (default: the whole prepared split)",
+            "width": _RUN_HELP["width"], "data_dir": "CIFAR-10 / MNIST directory"})
+def experiment(c, model="tiny_cnn", angles="30,45,60", seeds=5, methods=None, name=None,
+               engine="process", workers=None, scheduler=None, no_emulate=False, n_train=None,
+               n_test=None, width=None, data_dir=None):
+    """Every method x seeds x angles on the host build, each once in the emulator; writes
+    results/<run>/results.json, results.md and PNG plots (resumable)."""
+    from priot import experiment as ex
+    from priot import experiment_report, pipeline, results
+    from priot.settings import SettingsError
+
+    try:
+        plan = _experiment_plan(model, angles, seeds, methods, n_train, n_test, width, data_dir)
+        out = results.results_root() / (name or ex.run_name(plan))
+        print(f"[priot] experiment -> {out}", flush=True)
+        summary = ex.Experiment(plan, out, engine=engine, workers=_int(workers, "workers"),
+                                scheduler=scheduler, emulate=not no_emulate,
+                                log=lambda m: print(f"[priot] {m}", flush=True)).run()
+    except (SettingsError, *pipeline.USER_ERRORS) as exc:
+        _fail(exc)
+    command = "invoke experiment " + " ".join(a for a in sys.argv[2:])
+    md = experiment_report.markdown(summary, command.strip())
+    results.write_text_atomic(out / "results.md", md)
+    for path in experiment_report.plots(summary, out):
+        print(f"[priot] plot: {path}")
+    print(md)
+    print(f"[priot] results: {out / 'results.json'}, {out / 'results.md'}")
+
+
+def _experiment_plan(model, angles, seeds, methods, n_train, n_test, width, data_dir):
+    from priot.experiment import METHODS, Plan
+    from priot.settings import SettingsError
+
+    try:
+        angle_list = tuple(float(a) for a in str(angles).split(",") if a.strip())
+    except ValueError:
+        raise SettingsError(f"--angles {angles!r}: give numbers separated by commas") from None
+    kw = {}
+    if model == "vgg11":
+        # CIFAR-10: 50000 images -> 30000 pretrain / 10000 device-train / 10000 test;
+        # the emulator sessions are shorter (138 M cycles per VGG11 training sample)
+        kw = dict(arch="vgg11", source="cifar10", n_train=2000, n_test=2000, n_tune=1500,
+                  checkpoints=(0, 250, 500, 1000, 2000), device_train=4, device_test=4,
+                  methods=tuple(m for m in METHODS if m != "priot-s 20%"))
+        if width is not None:
+            kw["width"] = _float(width, "width")
+    elif model != "tiny_cnn":
+        raise SettingsError(f"--model {model!r}: use tiny_cnn or vgg11")
+    if data_dir:
+        kw["data_dir"] = str(Path(data_dir).resolve())
+        kw.setdefault("source", "idx")
+    if methods:
+        kw["methods"] = tuple(m.strip() for m in methods.split(","))
+    n_tr = _int(n_train, "n_train")
+    if n_tr is not None:
+        kw["n_train"] = n_tr
+        kw["n_tune"] = n_tr * 7 // 10
+        kw["checkpoints"] = tuple(sorted({0, n_tr // 10, n_tr // 4, n_tr // 2, n_tr}))
+    if n_test is not None:
+        kw["n_test"] = _int(n_test, "n_test")
+    return Plan(angles=angle_list, seeds=_int(seeds, "seeds"), **kw)
 
 
 @task(help={**{k: _RUN_HELP[k] for k in ("n_train", "n_test", "method", "score_permille",

@@ -38,14 +38,23 @@ def result_key(settings: dict, revision: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def results_root() -> Path:
+    """results/ of the repository, or $PRIOT_RESULTS_DIR."""
+    return Path(os.environ.get("PRIOT_RESULTS_DIR", REPO_ROOT / "results"))
+
+
 def write_json_atomic(path: Path, obj) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str)
+                             + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -59,8 +68,7 @@ def write_json_atomic(path: Path, obj) -> Path:
 def save(kind: str, settings: dict, result: dict, root: Path | None = None,
          revision: str | None = None) -> Path:
     """Store one result; returns its path."""
-    root = Path(root) if root is not None else Path(os.environ.get(
-        "PRIOT_RESULTS_DIR", REPO_ROOT / "results"))
+    root = Path(root) if root is not None else results_root()
     revision = revision or git_revision()
     key = result_key(settings, revision)
     return write_json_atomic(root / kind / f"{key}.json", {

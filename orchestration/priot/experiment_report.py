@@ -1,0 +1,173 @@
+"""The experiment's Markdown table (the paper's shape, its claims beside ours) and plots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .experiment import GRIDS, PAPER
+
+CLK_HZ = 125_000_000
+LABELS = {"frozen": "frozen int8 (no training)", "static-sgd": "static-scale SGD (int8 weights)",
+          "niti": "NITI (dynamic scales)", "priot": "PRIOT", "priot-s 10%": "PRIOT-S 10%",
+          "priot-s 20%": "PRIOT-S 20%", "float": "float fine-tuning (host, upper ref.)"}
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.2f}"
+
+
+def _kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def markdown(summary: dict, command: str = "") -> str:
+    plan, rows, device, claims = (summary["plan"], summary["rows"], summary["device"],
+                                  summary["claims"])
+    angles = sorted({r["angle"] for r in rows})
+    by = {(r["angle"], r["method"]): r for r in rows}
+    methods = [m for m in plan["methods"] if any((a, m) in by for a in angles)]
+    out = [f"### {plan['arch']} on rotated {plan['source']}: accuracy (%) on the rotated test "
+           "split", ""]
+    if command:
+        out += [f"Made by `{command}` at revision `{summary['revision'][:12]}` "
+                f"({summary['created']}).", ""]
+    out += [f"{plan['n_train']} on-device training samples (one pass), {plan['n_test']} test "
+            f"samples, {plan['seeds']} seeds (sample order; PRIOT: also score init); mean +- std. "
+            f"Knobs chosen per angle on a validation part (train on {plan['n_tune']}, validate "
+            f"on {plan['n_train'] - plan['n_tune']} of the training samples; "
+            f"{plan['tune_seeds']} seeds); the test split never chooses anything.", "",
+            "| method | " + " | ".join(f"{a:g} deg" for a in angles) + " | chosen knobs |",
+            "|---|" + "---|" * len(angles) + "---|"]
+    for m in methods:
+        cells = []
+        for a in angles:
+            r = by.get((a, m))
+            cells.append("-" if r is None else
+                         (f"{_pct(r['mean'])}" if m == "frozen" else
+                          f"{_pct(r['mean'])} +- {_pct(r['std'])}"))
+        knobs = "; ".join(f"{a:g}: {by[(a, m)]['chosen']}" for a in angles
+                          if (a, m) in by and by[(a, m)]["chosen"]) or "-"
+        out.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {knobs} |")
+    out += ["", "Grids searched: " + "; ".join(
+        f"{m}: " + ", ".join(f"{k} {v}" for k, v in GRIDS[m].items())
+        for m in methods if m in GRIDS) + ".", ""]
+
+    if device:
+        out += ["### On the emulated Pico (rp2040js, 125 MHz clk_sys)", "",
+                f"One short session per method at {plan['angles'][0]:g} deg with its chosen "
+                f"knobs ({plan['device_train']} training / {plan['device_test']} test samples); "
+                "per-sample figures. SRAM = static (no arena) + session arena used + measured "
+                "stack peak; flash = firmware image + model blob.", "",
+                "| method | cycles / training sample | ms | of which scale search | cycles / "
+                "inference | ms | SRAM | scores + index | flash | bit-exact with host |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for m in methods:
+            d = device.get(m)
+            if not d:
+                continue
+            if not d.get("fits"):
+                out.append(f"| {LABELS.get(m, m)} | does not fit: {d['why']} |||||||||")
+                continue
+            out.append(
+                f"| {LABELS.get(m, m)} | {d['train_cycles']:,.0f} | "
+                f"{d['train_cycles'] / CLK_HZ * 1e3:.1f} | {d['phases']['scale']:,.0f} | "
+                f"{d['infer_cycles']:,.0f} | {d['infer_cycles'] / CLK_HZ * 1e3:.1f} | "
+                f"{_kib(d['sram_total'])} | {d['score_bytes']:,} B | "
+                f"{_kib(d['firmware_flash'] + d['model_flash'])} | "
+                f"{'yes' if d['bit_exact'] else 'NO'} |")
+        out.append("")
+
+    out += ["### The paper's claims beside this run", "",
+            "| claim (Anada et al.) | this run | reproduced? |", "|---|---|---|"]
+    for e in claims.get("per_angle", []):
+        if "priot_minus_best_baseline" in e:
+            g, w = e["priot_minus_best_baseline"], e["priot_minus_worst_baseline"]
+            ok = "yes" if g >= PAPER["gain_min"] else ("partly (gain below the paper's range)"
+                                                      if g > 0 else "no")
+            out.append(f"| PRIOT +{PAPER['gain_min']} to +{PAPER['gain_max']} points over "
+                       f"existing integer training ({e['angle']:g} deg) | {g:+.2f} vs the best "
+                       f"tuned baseline ({e['best_baseline']}), {w:+.2f} vs {e['worst_baseline']}"
+                       f" | {ok} |")
+        for s in ("priot-s 10%", "priot-s 20%"):
+            k = f"{s} minus priot"
+            if k in e:
+                out.append(f"| PRIOT-S: little accuracy loss ({s}, {e['angle']:g} deg) | "
+                           f"{e[k]:+.2f} points vs PRIOT | "
+                           f"{'yes' if e[k] > -5 else 'no (loss above 5 points)'} |")
+    for s in ("priot-s 10%", "priot-s 20%"):
+        k = f"{s} score memory vs priot"
+        if k in claims:
+            out.append(f"| PRIOT-S: less memory ({s}) | scores {claims[k]:.0%} of PRIOT's, "
+                       f"SRAM {claims[f'{s} sram vs priot']:.0%} | "
+                       f"{'yes' if claims[k] < 1 else 'no'} |")
+    if "niti step vs priot step" in claims:
+        r = claims["niti step vs priot step"]
+        out.append(f"| dynamic scales cost time PRIOT avoids | NITI step = {r:.2f} x PRIOT step"
+                   f" | {'yes' if r > 1 else 'no'} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def plots(summary: dict, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    rows, device = summary["rows"], summary["device"]
+    angles = sorted({r["angle"] for r in rows})
+    paths = []
+
+    fig, axes = plt.subplots(1, len(angles), figsize=(5 * len(angles), 4), squeeze=False)
+    for ax, a in zip(axes[0], angles):
+        for r in (r for r in rows if r["angle"] == a):
+            if r["method"] == "frozen":
+                ax.axhline(r["mean"] * 100, color="grey", ls="--", label="frozen")
+                continue
+            mean = [v * 100 for v in r["curve_mean"]]
+            std = [v * 100 for v in r["curve_std"]]
+            ax.errorbar(r["curve_points"], mean, yerr=std, marker="o", ms=3, capsize=2,
+                        label=LABELS.get(r["method"], r["method"]))
+        ax.set(title=f"rotated {a:g} deg", xlabel="on-device training samples",
+               ylabel="test accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out_dir / "accuracy_vs_samples.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fitted = {m: d for m, d in device.items() if d.get("fits")}
+    if fitted:
+        names = list(fitted)
+        phases = ("forward", "loss", "backward", "update", "mask", "scale")
+        fig, ax = plt.subplots(figsize=(7, 4))
+        bottom = [0.0] * len(names)
+        for ph in phases:
+            vals = [fitted[m]["phases"][ph] / 1e6 for m in names]
+            ax.bar(names, vals, bottom=bottom, label=ph)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set(ylabel="M cycles per training sample", title="per-phase cycles (emulated M0+)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(out_dir / "cycles_per_phase.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        parts = {"static SRAM": [fitted[m]["static_sram"] for m in names],
+                 "session arena": [fitted[m]["arena_used"] for m in names],
+                 "stack peak": [fitted[m]["stack_peak"] for m in names]}
+        bottom = [0.0] * len(names)
+        for label, vals in parts.items():
+            vals = [v / 1024 for v in vals]
+            ax.bar(names, vals, bottom=bottom, label=label)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.axhline(264, color="red", ls="--", label="RP2040 SRAM (264 KiB)")
+        ax.set(ylabel="KiB", title="SRAM per method")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(out_dir / "memory_per_method.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
