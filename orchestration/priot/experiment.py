@@ -196,7 +196,7 @@ def _dask_client(scheduler: str | None, workers: int):
     if scheduler:
         return Client(scheduler, timeout="30s")
     return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None))
+                               dashboard_address=":0"))
 
 
 def execute(specs: list[dict], store: JobStore, engine: str = "process",
@@ -463,9 +463,12 @@ def claims(rows: list[dict], device: dict) -> dict:
             if d and d.get("fits"):
                 out[f"{s} score memory vs priot"] = d["score_bytes"] / p["score_bytes"]
                 out[f"{s} sram vs priot"] = d["sram_total"] / p["sram_total"]
-        n = device.get("niti")
+        n, sgd = device.get("niti"), device.get("static-sgd")
         if n and n.get("fits"):
             out["niti step vs priot step"] = n["train_cycles"] / p["train_cycles"]
+            out["niti scale share"] = n["phases"]["scale"] / n["train_cycles"]
+            if sgd and sgd.get("fits"):
+                out["niti step vs static-sgd step"] = n["train_cycles"] / sgd["train_cycles"]
     return out
 
 

