@@ -91,6 +91,9 @@ def test_image_folder_reads_classes_in_order(tmp_path):
                 tmp_path / name / f"{i:04d}.png")
     x, y, _ = cifar.load_image_folder(tmp_path)
     assert x.shape == (20, 3, 32, 32) and list(y) == [i // 2 for i in range(20)]
+    (tmp_path.parent / "top").mkdir()   # <dir>/train/<class>/... is found too
+    (tmp_path.parent / "top" / "train").symlink_to(tmp_path)
+    assert np.array_equal(cifar.load_image_folder(tmp_path.parent / "top")[0], x)
     first = np.asarray(Image.open(tmp_path / "airplane" / "0000.png")).transpose(2, 0, 1)
     assert np.array_equal(x[0], first)
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "cat" / "0009.png")

@@ -114,6 +114,9 @@ def load_image_folder(root: Path, per_class: int | None = None
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a directory (expected <root>/<class>/<image> files)")
+    subdirs = [p for p in root.iterdir() if p.is_dir()]
+    if [p.name for p in subdirs] == ["train"]:   # <root>/train/<class>/...: descend
+        root = subdirs[0]
     unknown = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in CLASSES)
     if unknown:
         raise DataError(f"{root}: unknown class folders {unknown}; expected {list(CLASSES)}")
