@@ -7,7 +7,7 @@
     invoke build              only build the firmware and the host library
     invoke host-run           the same run on the host build of the C library (fast)
     invoke plan               flash/SRAM plan of a model on the Pico (refuses what won't fit)
-    invoke compare            tune + test every method on the host build (quick comparison)
+    invoke compare            the experiment at one angle (quick comparison)
     invoke experiment         the paper's comparison: methods x seeds x angles, table + plots
     invoke fuzz               fuzz the C/Python blob parsers under ASan/UBSan (--seconds N)
     invoke hw-run --port P    flash a real Pico (UF2) and read its report from UART0
@@ -141,25 +141,12 @@ def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, me
         sys.exit(1)
 
 
-@task(help={"seeds": "test seeds per method (default 5)", "angle": _RUN_HELP["angle"],
-            "emulate": "also run each method once on the emulated Pico (cycles, memory)"})
+@task(help={"seeds": "seeds per method (default 5)", "angle": _RUN_HELP["angle"],
+            "emulate": "also run each method once in the emulator (cycles, memory)"})
 def compare(c, seeds=5, angle=None, emulate=False):
-    """Tune each method on a validation split, then test it (host build, rotated MNIST)."""
-    from priot import compare as cmp
-    from priot import pipeline
-    from priot.settings import DEFAULT_MODEL
-
-    try:
-        s = _settings(angle=_float(angle, "angle"))
-        prepared = pipeline.prepare_data(s)
-        frozen, results = cmp.compare(prepared, DEFAULT_MODEL.read_bytes(),
-                                      seeds=_int(seeds, "seeds"))
-        if emulate:
-            cmp.emulate_costs(prepared, DEFAULT_MODEL.read_bytes(), results)
-    except pipeline.USER_ERRORS as exc:
-        _fail(exc)
-    print()
-    print(cmp.table(frozen, results, prepared.angle))
+    """The quick comparison: `invoke experiment` at one angle (45 deg by default)."""
+    experiment(c, angles=str(_float(angle, "angle") or 45), seeds=seeds,
+               no_emulate=not emulate, name=f"compare-{_float(angle, 'angle') or 45:g}deg")
 
 
 @task(help={"model": "tiny_cnn (default, rotated MNIST) or vgg11 (rotated CIFAR-10)",
