@@ -315,8 +315,9 @@ def robot(c, backend="rp2040js"):
     if backend == "renode":
         _robot_renode(c, out)
         return
+    suites = " ".join(str(ROOT / "robot_tests" / s) for s in ("emulate.robot", "methods.robot"))
     c.run(f"{sys.executable} -m robot --outputdir {out} --variable BACKEND:{backend} "
-          f"{ROOT / 'robot_tests' / 'emulate.robot'}", pty=False)
+          f"--name PRIOT {suites}", pty=False)
 
 
 def _write_blobs(blobs, folder: Path) -> Path:

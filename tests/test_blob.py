@@ -295,7 +295,7 @@ CASES = [
      "score_init"),
     ("config-init-shift", "config", lambda: _config_raw(init_shift=15), "init_shift", 70,
      "init_shift"),
-    ("config-method", "config", lambda: _config_raw(method=3), "method", 71, "method"),
+    ("config-method", "config", lambda: _config_raw(method=4), "method", 71, "method"),
     ("config-priot-s-without-fraction", "config", lambda: _config_raw(method=1),
      "score_permille", 73, "score_permille"),
     ("config-priot-s-fraction-1001", "config",

@@ -1,0 +1,96 @@
+"""Robot keywords for the paper's comparison on a CI-sized configuration: every method
+once on the emulated Pico (bit-exact with the host build, cycles, memory) and the accuracy
+claims on the host build. The knobs are the ones `invoke experiment` chose (docs/results.md).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from robot.api import logger
+from robot.api.deco import keyword, library
+
+from priot import experiment as ex
+
+KNOBS = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 3},
+         "priot": {"keep_permille": 900, "lr_shift": 5},
+         "priot-s 10%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 100},
+         "priot-s 20%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 200}}
+
+
+@library(scope="SUITE")
+class MethodsLibrary:
+    def __init__(self) -> None:
+        self.device: dict = {}
+        self.accuracy: dict = {}
+
+    @keyword("Run Every Method On The Emulated Pico")
+    def run_device(self, n_train: int = 3, n_test: int = 2, angle: float = 45) -> None:
+        angle = float(angle)
+        plan = ex.Plan(angles=(angle,), methods=tuple(KNOBS), device_train=int(n_train),
+                       device_test=int(n_test))
+        chosen = {(angle, m): {"point": p} for m, p in KNOBS.items()}
+        with tempfile.TemporaryDirectory() as tmp:
+            self.device = ex.device_costs(plan, chosen, Path(tmp), log=logger.console)
+
+    @keyword("Run Every Method On The Host Build")
+    def run_host(self, n_train: int = 500, n_test: int = 500, angle: float = 30,
+                 seeds: int = 3) -> None:
+        angle = float(angle)
+        plan = ex.Plan(angles=(angle,), n_train=int(n_train), n_test=int(n_test),
+                       n_tune=int(n_train) * 7 // 10)
+        for m, point in KNOBS.items():
+            accs = [ex.run_job(dict(ex._base_spec(plan, angle), kind="test", method=m,
+                                    point=point, seed=s, points=[int(n_train)]))["accuracy"][-1]
+                    for s in range(1, int(seeds) + 1)]
+            self.accuracy[m] = 100 * float(np.mean(accs))
+            logger.info(f"{m}: {self.accuracy[m]:.2f}% (seeds {accs})")
+
+    def _dev(self, method: str) -> dict:
+        if method not in self.device:
+            raise AssertionError(f"no emulator run of {method!r}: run the methods first")
+        return self.device[method]
+
+    @keyword("Emulator Run Of ${method} Should Match The Host Build")
+    def bit_exact(self, method: str) -> None:
+        d = self._dev(method)
+        if not (d["fits"] and d["bit_exact"]):
+            raise AssertionError(f"{method}: emulator and host build disagree: {d}")
+
+    @keyword("NITI Range Searches Should Take At Least ${percent} Percent Of Its Step")
+    def niti_scale(self, percent: float) -> None:
+        d = self._dev("niti")
+        share = 100 * d["phases"]["scale"] / d["train_cycles"]
+        logger.info(f"NITI scale phase: {share:.1f}% of {d['train_cycles']:,.0f} cycles")
+        if share < float(percent):
+            raise AssertionError(f"NITI's range searches take {share:.1f}% < {percent}%")
+
+    @keyword("NITI Step Should Cost At Least ${ratio} Times The Static-Scale Step")
+    def niti_vs_static(self, ratio: float) -> None:
+        r = self._dev("niti")["train_cycles"] / self._dev("static-sgd")["train_cycles"]
+        logger.info(f"NITI / static-scale SGD step: {r:.3f}")
+        if r < float(ratio):
+            raise AssertionError(f"NITI step is {r:.3f}x static SGD's, expected >= {ratio}")
+
+    @keyword("${method} Score Memory Should Be At Most ${fraction} Of PRIOT")
+    def score_fraction(self, method: str, fraction: float) -> None:
+        f = self._dev(method)["score_bytes"] / self._dev("priot")["score_bytes"]
+        logger.info(f"{method}: {f:.3f} of PRIOT's score bytes")
+        if f > float(fraction):
+            raise AssertionError(f"{method} keeps {f:.3f} of PRIOT's score bytes > {fraction}")
+
+    @keyword("PRIOT Should Beat ${method} By At Least ${points} Points")
+    def beats(self, method: str, points: float) -> None:
+        gain = self.accuracy["priot"] - self.accuracy[method]
+        logger.info(f"PRIOT {self.accuracy['priot']:.2f}% vs {method} "
+                    f"{self.accuracy[method]:.2f}%: {gain:+.2f} points")
+        if gain < float(points):
+            raise AssertionError(f"PRIOT beats {method} by {gain:+.2f} points < {points}")
+
+    @keyword("${method} Should Stay Within ${points} Points Of PRIOT")
+    def within(self, method: str, points: float) -> None:
+        diff = self.accuracy[method] - self.accuracy["priot"]
+        logger.info(f"{method} minus PRIOT: {diff:+.2f} points")
+        if abs(diff) > float(points):
+            raise AssertionError(f"{method} is {diff:+.2f} points from PRIOT (> {points})")
