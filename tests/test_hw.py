@@ -18,7 +18,7 @@ PRIOT DATA train=2 test=2 angle=45
 PRIOT CONFIG method=0 score_permille=0 keep_permille=900 lr_shift=5 score_init=0 init_shift=6 epochs=1 seed=1 train=2 test=2
 PRIOT EVAL phase=frozen correct=1 total=2 cycles=7000000
 PRIOT EVAL phase=before correct=1 total=2 cycles=7000000
-PRIOT TRAIN samples=2 cycles=21000000 forward=7000000 loss=3000 backward=10000000 update=600000 mask=2700000
+PRIOT TRAIN samples=2 cycles=21000000 forward=7000000 loss=3000 backward=10000000 update=600000 mask=2700000 scale=0
 PRIOT EVAL phase=after correct=2 total=2 cycles=7000000
 PRIOT SCORES crc=0x0badf00d
 PRIOT MEM arena_used=110756 score_bytes=53264 arena_size=229376 stack_peak=540 stack_size=8192
