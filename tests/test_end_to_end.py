@@ -121,7 +121,7 @@ def test_flash_addresses_agree_between_python_and_c(repo_root):
     (["--keep-permille", "0"], "keep_permille=0 is out of range"),
     (["--angle", "abc"], "--angle 'abc' is not a number"),
     (["--n-train", "1.5"], "--n-train '1.5' is not a whole number"),
-    (["--method", "niti"], "method 'niti'"),
+    (["--method", "sgd"], "method 'sgd'"),
     (["--model", "/nonexistent.prmd"], "does not exist"),
 ])
 def test_cli_refuses_bad_options_in_one_line(args, words, repo_root):
