@@ -1,112 +1,18 @@
-/* Layer kernels (kernels.h). Reference: docs/SEMANTICS.md; numpy twin:
+/* Layer kernels (kernels.h), optimised for the Cortex-M0+ (docs/performance.md).
+ * Specification: docs/SEMANTICS.md; plain C twins with the `_ref` suffix in kernels_ref.c
+ * (bit-exact, checked by tests/test_kernels_fast.py and the bench firmware); numpy twin:
  * orchestration/priot/reference.py.
  *
- * The 3x3 kernels are weight-stationary: for every tap (ky, kx) the rows and columns
- * where the shifted input is in range are computed once, and the inner loop runs over a
- * contiguous, branch-free span (the zero padding is never materialised). Zero taps
- * (pruned edges) are skipped, which is exact. */
+ * Built with -DPRIOT_REFERENCE_KERNELS=1 (make REF=1), the public names call the
+ * reference kernels instead: the "before" image of `invoke bench`. */
 #include <string.h>
 #include "priot/kernels.h"
+#include "priot/kernels_ref.h"
 
 void priot_input_q7(const uint8_t *pixels, int8_t *x, uint32_t n)
 {
     while (n--)
         *x++ = (int8_t)(*pixels++ >> 1);
-}
-
-/* Offsets (ky - 1, kx - 1) of the 9 taps in weight-layout order. */
-static const int8_t tap_dy[9] = {-1, -1, -1, 0, 0, 0, 1, 1, 1};
-static const int8_t tap_dx[9] = {-1, 0, 1, -1, 0, 1, -1, 0, 1};
-
-/* Output rows/columns [lo, hi) for which row/column (out + d) of an n-long axis exists. */
-static inline void tap_range(int32_t d, uint32_t n, uint32_t *lo, uint32_t *hi)
-{
-    *lo = d < 0 ? 1u : 0u;
-    *hi = d > 0 ? n - 1u : n;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
-/* acc[yy][xx] += src[yy + dy][xx + dx] * wv over the in-range span (H x W planes). */
-static PRIOT_HOT void tap_accumulate(priot_acc_t *acc, const int8_t *src, int32_t wv,
-                                     int32_t dy, int32_t dx, uint32_t H, uint32_t W)
-{
-    uint32_t y0, y1, x0, x1, yy;
-    tap_range(dy, H, &y0, &y1);
-    tap_range(dx, W, &x0, &x1);
-    if (x1 == x0)
-        return;
-    for (yy = y0; yy < y1; yy++) {
-        priot_acc_t *a = acc + yy * W + x0;
-        const int8_t *p = src + (int32_t)((yy * W + x0)) + dy * (int32_t)W + dx;
-        uint32_t n = x1 - x0;
-        while (n >= 4) {
-            PRIOT_MAC(a[0], p[0], wv);
-            PRIOT_MAC(a[1], p[1], wv);
-            PRIOT_MAC(a[2], p[2], wv);
-            PRIOT_MAC(a[3], p[3], wv);
-            a += 4;
-            p += 4;
-            n -= 4;
-        }
-        while (n--) {
-            PRIOT_MAC(*a, *p, wv);
-            a++;
-            p++;
-        }
-    }
-}
-
-PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                                     int8_t *y, priot_acc_t *acc)
-{
-    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
-    const uint32_t shift = L->out_shift;
-    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
-    uint32_t o, i, p;
-    int32_t dy, dx;
-    for (o = 0; o < L->out.c; o++) {
-        const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;
-        for (p = 0; p < HW; p++)
-            acc[p] = b;
-        for (i = 0; i < C; i++) {
-            const int8_t *wk = w + (o * C + i) * 9u;
-            const int8_t *xi = x + i * HW;
-            for (dy = -1; dy <= 1; dy++)
-                for (dx = -1; dx <= 1; dx++) {
-                    int32_t wv = *wk++;
-                    if (wv)
-                        tap_accumulate(acc, xi, wv, dy, dx, H, W);
-                }
-        }
-        for (p = 0; p < HW; p++)
-            *y++ = priot_requant(priot_acc_value(acc[p]), shift, relu);
-    }
-}
-
-PRIOT_HOT void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                                int8_t *y)
-{
-    const uint32_t N = L->in.c, shift = L->out_shift;
-    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
-    uint32_t o;
-    for (o = 0; o < L->out.c; o++) {
-        priot_acc_t acc = L->bias ? (priot_acc_t)L->bias[o] : 0u;
-        const int8_t *xp = x;
-        uint32_t n = N;
-        while (n >= 4) {
-            PRIOT_MAC(acc, xp[0], w[0]);
-            PRIOT_MAC(acc, xp[1], w[1]);
-            PRIOT_MAC(acc, xp[2], w[2]);
-            PRIOT_MAC(acc, xp[3], w[3]);
-            xp += 4;
-            w += 4;
-            n -= 4;
-        }
-        while (n--)
-            PRIOT_MAC(acc, *xp++, *w++);
-        y[o] = priot_requant(priot_acc_value(acc), shift, relu);
-    }
 }
 
 /* Index 0..3 of the first maximum of the window whose top-left element is p. */
@@ -167,115 +73,213 @@ PRIOT_HOT void priot_relu_backward(int8_t *e, const int8_t *y, uint32_t n)
     }
 }
 
+
+#if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
+
+void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                           int8_t *y, priot_acc_t *acc)
+{
+    priot_conv3x3_forward_ref(L, x, w, y, acc);
+}
+
+void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w, int8_t *y)
+{
+    priot_fc_forward_ref(L, x, w, y);
+}
+
+void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t *e_out,
+                                  const int8_t *w, int8_t *e_in, priot_acc_t *acc)
+{
+    priot_conv3x3_error_backward_ref(L, e_out, w, e_in, acc);
+}
+
+void priot_fc_error_backward(const priot_layer_t *L, const int8_t *e_out, const int8_t *w,
+                             int8_t *e_in, priot_acc_t *acc)
+{
+    priot_fc_error_backward_ref(L, e_out, w, e_in, acc);
+}
+
+void priot_conv3x3_score_grad(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
+                              uint32_t o_begin, uint32_t o_end, int16_t *gq)
+{
+    priot_conv3x3_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+}
+
+void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
+                         uint32_t o_begin, uint32_t o_end, int16_t *gq)
+{
+    priot_fc_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+}
+
+void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                        uint32_t lr_shift)
+{
+    priot_score_update_ref(s, w, gq, n, lr_shift);
+}
+
+void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
+{
+    priot_weight_update_ref(w, gq, n, lr_shift);
+}
+
+#else /* the optimised kernels */
+
+/* ------------------------------------------------------------------ 3x3 planes
+ * plane9_add: acc[y][x] += sum_t src[y + dy_t][x + dx_t] * k[t] over one H x W plane
+ * (zero padding), the core of the conv forward (k = w[o][i]) and of the transposed conv
+ * of the error backward (k = w[o][i] reversed). Output-stationary per row: the nine
+ * weights stay in registers for the whole plane, the three source rows are read through
+ * row pointers (a missing row at the top/bottom border points at zero_row), and only the
+ * first and last columns need the shorter sums. */
+#define ZERO_ROW_MAX 256u
+static const int8_t zero_row[ZERO_ROW_MAX + 2u];
+
+static PRIOT_HOT void row9_add(priot_acc_t *a, const int8_t *r0, const int8_t *r1,
+                               const int8_t *r2, const int32_t *k, uint32_t W)
+{
+    const int32_t k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5];
+    const int32_t k6 = k[6], k7 = k[7], k8 = k[8];
+    uint32_t x;
+    if (W == 1u) {
+        a[0] += (uint32_t)(r0[0] * k1 + r1[0] * k4 + r2[0] * k7);
+        return;
+    }
+    a[0] += (uint32_t)(r0[0] * k1 + r0[1] * k2 + r1[0] * k4 + r1[1] * k5 + r2[0] * k7 +
+                       r2[1] * k8);
+    for (x = 1; x + 1u < W; x++) {
+        uint32_t v = a[x];
+        v += (uint32_t)(r0[x - 1] * k0 + r0[x] * k1 + r0[x + 1] * k2);
+        v += (uint32_t)(r1[x - 1] * k3 + r1[x] * k4 + r1[x + 1] * k5);
+        v += (uint32_t)(r2[x - 1] * k6 + r2[x] * k7 + r2[x + 1] * k8);
+        a[x] = v;
+    }
+    a[x] += (uint32_t)(r0[x - 1] * k0 + r0[x] * k1 + r1[x - 1] * k3 + r1[x] * k4 +
+                       r2[x - 1] * k6 + r2[x] * k7);
+}
+
+static PRIOT_HOT void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
+                                 uint32_t H, uint32_t W)
+{
+    uint32_t y;
+    for (y = 0; y < H; y++) {
+        const int8_t *r1 = src + y * W;
+        const int8_t *r0 = y ? r1 - W : zero_row;
+        const int8_t *r2 = y + 1u < H ? r1 + W : zero_row;
+        row9_add(acc + y * W, r0, r1, r2, k, W);
+    }
+}
+
+/* k[t] = w[t] (forward) or w[8 - t] (transposed); returns 0 if all nine are zero. */
+static inline uint32_t load_taps(int32_t *k, const int8_t *w, int reversed)
+{
+    uint32_t t, any = 0;
+    for (t = 0; t < 9u; t++) {
+        k[t] = reversed ? w[8u - t] : w[t];
+        any |= (uint32_t)k[t];
+    }
+    return any;
+}
+
+PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                                     int8_t *y, priot_acc_t *acc)
+{
+    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
+    const uint32_t shift = L->out_shift;
+    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
+    uint32_t o, i, p;
+    int32_t k[9];
+    if (W > ZERO_ROW_MAX) {
+        priot_conv3x3_forward_ref(L, x, w, y, acc);
+        return;
+    }
+    for (o = 0; o < L->out.c; o++) {
+        const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        for (p = 0; p < HW; p++)
+            acc[p] = b;
+        for (i = 0; i < C; i++, w += 9)
+            if (load_taps(k, w, 0))
+                plane9_add(acc, x + i * HW, k, H, W);
+        for (p = 0; p < HW; p++)
+            *y++ = priot_requant(priot_acc_value(acc[p]), shift, relu);
+    }
+}
+
 PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t *e_out,
                                             const int8_t *w, int8_t *e_in, priot_acc_t *acc)
 {
     const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
     const uint32_t shift = L->err_shift;
     uint32_t i, o, p;
-    int32_t dy, dx;
+    int32_t k[9];
+    if (W > ZERO_ROW_MAX) {
+        priot_conv3x3_error_backward_ref(L, e_out, w, e_in, acc);
+        return;
+    }
     for (i = 0; i < C; i++) {
         memset(acc, 0, HW * sizeof(priot_acc_t));
-        for (o = 0; o < OC; o++) {
-            const int8_t *wk = w + (o * C + i) * 9u;
-            const int8_t *eo = e_out + o * HW;
-            /* acc[y][x] += e_out[o][y - dy][x - dx] * w: the forward tap mirrored */
-            for (dy = -1; dy <= 1; dy++)
-                for (dx = -1; dx <= 1; dx++) {
-                    int32_t wv = *wk++;
-                    if (wv)
-                        tap_accumulate(acc, eo, wv, -dy, -dx, H, W);
-                }
-        }
+        for (o = 0; o < OC; o++)
+            if (load_taps(k, w + (o * C + i) * 9u, 1))
+                plane9_add(acc, e_out + o * HW, k, H, W);
         for (p = 0; p < HW; p++)
             *e_in++ = (int8_t)priot_sat8(priot_round_shift(priot_acc_value(acc[p]), shift));
+    }
+}
+
+/* ------------------------------------------------------------------ fc */
+
+PRIOT_HOT void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                                int8_t *y)
+{
+    const uint32_t N = L->in.c, OC = L->out.c, shift = L->out_shift;
+    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
+    uint32_t o;
+    for (o = 0; o < OC; o++) {
+        priot_acc_t acc = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        const int8_t *xp = x, *end4 = x + (N & ~3u), *end = x + N;
+        while (xp != end4) {
+            acc += (uint32_t)(xp[0] * w[0] + xp[1] * w[1] + xp[2] * w[2] + xp[3] * w[3]);
+            xp += 4;
+            w += 4;
+        }
+        while (xp != end)
+            acc += (uint32_t)(*xp++ * *w++);
+        y[o] = priot_requant(priot_acc_value(acc), shift, relu);
     }
 }
 
 PRIOT_HOT void priot_fc_error_backward(const priot_layer_t *L, const int8_t *e_out,
                                        const int8_t *w, int8_t *e_in, priot_acc_t *acc)
 {
-    const uint32_t N = L->in.c, shift = L->err_shift;
-    uint32_t o, j;
-    memset(acc, 0, N * sizeof(priot_acc_t));
-    for (o = 0; o < L->out.c; o++, w += N) {
-        const int32_t ev = e_out[o];
-        priot_acc_t *a = acc;
-        const int8_t *wp = w;
-        uint32_t n = N;
-        if (!ev)
-            continue;
-        while (n--) {
-            PRIOT_MAC(*a, ev, *wp++);
-            a++;
-        }
-    }
-    for (j = 0; j < N; j++)
-        e_in[j] = (int8_t)priot_sat8(priot_round_shift(priot_acc_value(acc[j]), shift));
+    priot_fc_error_backward_ref(L, e_out, w, e_in, acc);
 }
+
+/* ------------------------------------------------------------------ score gradients */
 
 PRIOT_HOT void priot_conv3x3_score_grad(const priot_layer_t *L, const int8_t *e_out,
                                         const int8_t *x, uint32_t o_begin, uint32_t o_end,
                                         int16_t *gq)
 {
-    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
-    const uint32_t shift = L->grad_shift;
-    uint32_t o, i, t;
-    for (o = o_begin; o < o_end; o++) {
-        const int8_t *eo = e_out + o * HW;
-        for (i = 0; i < C; i++) {
-            const int8_t *xi = x + i * HW;
-            for (t = 0; t < 9; t++) {
-                const int32_t dy = tap_dy[t], dx = tap_dx[t];
-                uint32_t y0, y1, x0, x1, yy;
-                priot_acc_t g = 0;
-                tap_range(dy, H, &y0, &y1);
-                tap_range(dx, W, &x0, &x1);
-                for (yy = y0; yy < y1 && x1 > x0; yy++) {
-                    const int8_t *ep = eo + yy * W + x0;
-                    const int8_t *xp = xi + (int32_t)(yy * W + x0) + dy * (int32_t)W + dx;
-                    uint32_t n = x1 - x0;
-                    while (n--)
-                        PRIOT_MAC(g, *ep++, *xp++);
-                }
-                *gq++ = (int16_t)priot_sat16(priot_round_shift(priot_acc_value(g), shift));
-            }
-        }
-    }
+    priot_conv3x3_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
 }
 
 PRIOT_HOT void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out,
                                    const int8_t *x, uint32_t o_begin, uint32_t o_end,
                                    int16_t *gq)
 {
-    const uint32_t N = L->in.c, shift = L->grad_shift;
-    uint32_t o, j;
-    for (o = o_begin; o < o_end; o++) {
-        const int32_t ev = e_out[o];
-        if (!ev) {
-            memset(gq, 0, N * sizeof(int16_t));
-            gq += N;
-            continue;
-        }
-        for (j = 0; j < N; j++)
-            *gq++ = (int16_t)priot_sat16(priot_round_shift(ev * x[j], shift));
-    }
+    priot_fc_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
 }
+
+/* ------------------------------------------------------------------ updates */
 
 PRIOT_HOT void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                                   uint32_t lr_shift)
 {
-    while (n--) {
-        int32_t step = priot_round_shift((int32_t)*gq++ * (int32_t)*w++, lr_shift);
-        *s = (int16_t)priot_sat16((int32_t)*s - step);
-        s++;
-    }
+    priot_score_update_ref(s, w, gq, n, lr_shift);
 }
 
 PRIOT_HOT void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
 {
-    while (n--) {
-        int32_t v = (int32_t)*w - priot_round_shift((int32_t)*gq++, lr_shift);
-        *w++ = (int8_t)priot_sat8(v);
-    }
+    priot_weight_update_ref(w, gq, n, lr_shift);
 }
+
+#endif
