@@ -227,59 +227,209 @@ PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t
 
 /* ------------------------------------------------------------------ fc */
 
+/* Two output rows per pass: every x[j] load feeds two MACs. */
 PRIOT_HOT void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
                                 int8_t *y)
 {
     const uint32_t N = L->in.c, OC = L->out.c, shift = L->out_shift;
     const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
-    uint32_t o;
-    for (o = 0; o < OC; o++) {
-        priot_acc_t acc = L->bias ? (priot_acc_t)L->bias[o] : 0u;
-        const int8_t *xp = x, *end4 = x + (N & ~3u), *end = x + N;
-        while (xp != end4) {
-            acc += (uint32_t)(xp[0] * w[0] + xp[1] * w[1] + xp[2] * w[2] + xp[3] * w[3]);
-            xp += 4;
-            w += 4;
+    uint32_t o, j;
+    for (o = 0; o + 1u < OC; o += 2, w += 2u * N) {
+        priot_acc_t a0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        priot_acc_t a1 = L->bias ? (priot_acc_t)L->bias[o + 1u] : 0u;
+        const int8_t *w1 = w + N;
+        for (j = 0; j < N; j++) {
+            const int32_t xv = x[j];
+            a0 += (uint32_t)(xv * w[j]);
+            a1 += (uint32_t)(xv * w1[j]);
         }
-        while (xp != end)
-            acc += (uint32_t)(*xp++ * *w++);
-        y[o] = priot_requant(priot_acc_value(acc), shift, relu);
+        y[o] = priot_requant(priot_acc_value(a0), shift, relu);
+        y[o + 1u] = priot_requant(priot_acc_value(a1), shift, relu);
+    }
+    if (o < OC) {
+        priot_acc_t a0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        for (j = 0; j < N; j++)
+            a0 += (uint32_t)(x[j] * w[j]);
+        y[o] = priot_requant(priot_acc_value(a0), shift, relu);
     }
 }
 
+/* acc[j] += e * w[o][j] over the non-zero e[o]; two rows per pass share each acc[j]
+ * load and store. */
 PRIOT_HOT void priot_fc_error_backward(const priot_layer_t *L, const int8_t *e_out,
                                        const int8_t *w, int8_t *e_in, priot_acc_t *acc)
 {
-    priot_fc_error_backward_ref(L, e_out, w, e_in, acc);
+    const uint32_t N = L->in.c, OC = L->out.c, shift = L->err_shift;
+    uint32_t o, j;
+    int32_t pend = 0;
+    const int8_t *wp = 0;
+    memset(acc, 0, N * sizeof(priot_acc_t));
+    for (o = 0; o < OC; o++) {
+        const int32_t ev = e_out[o];
+        if (!ev)
+            continue;
+        if (!pend) {
+            pend = ev;
+            wp = w + o * N;
+            continue;
+        }
+        {
+            const int8_t *w1 = w + o * N;
+            for (j = 0; j < N; j++)
+                acc[j] += (uint32_t)(pend * wp[j] + ev * w1[j]);
+        }
+        pend = 0;
+    }
+    if (pend)
+        for (j = 0; j < N; j++)
+            acc[j] += (uint32_t)(pend * wp[j]);
+    for (j = 0; j < N; j++)
+        e_in[j] = (int8_t)priot_sat8(priot_round_shift(priot_acc_value(acc[j]), shift));
 }
 
-/* ------------------------------------------------------------------ score gradients */
+/* ------------------------------------------------------------------ score gradients
+ * Conv: after the 2x2 max-pool routing at most one error in four is non-zero (and the
+ * ReLU mask removes more), so the non-zero errors of channel o are listed once
+ * (position, value) and every (input channel, tap) sum runs over the list only. Interior
+ * positions need no range checks; border positions take the checked path. A channel
+ * with more non-zero errors than the list holds uses the reference kernel. */
+#define SG_LIST_MAX 256u
+
+static inline int16_t grad_q(priot_acc_t g, uint32_t shift)
+{
+    return (int16_t)priot_sat16(priot_round_shift(priot_acc_value(g), shift));
+}
 
 PRIOT_HOT void priot_conv3x3_score_grad(const priot_layer_t *L, const int8_t *e_out,
                                         const int8_t *x, uint32_t o_begin, uint32_t o_end,
                                         int16_t *gq)
 {
-    priot_conv3x3_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
+    const uint32_t shift = L->grad_shift;
+    int32_t pos[SG_LIST_MAX];     /* interior: offset; border: offset | tap mask << 16 */
+    int32_t ev[SG_LIST_MAX];
+    int32_t off[9];
+    uint32_t o, i, k, t;
+    if (HW > 65535u) {
+        priot_conv3x3_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+        return;
+    }
+    for (t = 0; t < 9u; t++)
+        off[t] = ((int32_t)(t / 3u) - 1) * (int32_t)W + (int32_t)(t % 3u) - 1;
+    for (o = o_begin; o < o_end; o++) {
+        const int8_t *eo = e_out + o * HW;
+        uint32_t n_in = 0, n_bd = SG_LIST_MAX, p = 0, yy, xx;
+        /* interior entries from the front of the list, border entries from the back */
+        for (yy = 0; yy < H && n_in < n_bd; yy++) {
+            const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+            for (xx = 0; xx < W; xx++, p++) {
+                uint32_t miss;
+                if (!eo[p])
+                    continue;
+                if (n_in == n_bd)
+                    break;
+                miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+                if (miss) {
+                    n_bd--;
+                    pos[n_bd] = (int32_t)(p | ((~miss & 0x1FFu) << 16));
+                    ev[n_bd] = eo[p];
+                } else {
+                    pos[n_in] = (int32_t)p;
+                    ev[n_in] = eo[p];
+                    n_in++;
+                }
+            }
+        }
+        /* list full, or dense enough that the plain sweep is cheaper */
+        if (yy < H || 2u * (n_in + SG_LIST_MAX - n_bd) > HW) {
+            priot_conv3x3_score_grad_ref(L, e_out, x, o, o + 1u, gq);
+            gq += C * 9u;
+            continue;
+        }
+        for (i = 0; i < C; i++) {
+            const int8_t *xi = x + i * HW;
+            priot_acc_t g[9];
+            for (t = 0; t < 9u; t += 3) {
+                const int8_t *xr = xi + off[t + 1u];
+                priot_acc_t g0 = 0, g1 = 0, g2 = 0;
+                const int32_t *pp = pos, *pe = ev, *pend = pos + n_in;
+                while (pp != pend) {
+                    const int8_t *q = xr + *pp++;
+                    const int32_t e = *pe++;
+                    g0 += (uint32_t)(e * q[-1]);
+                    g1 += (uint32_t)(e * q[0]);
+                    g2 += (uint32_t)(e * q[1]);
+                }
+                g[t] = g0;
+                g[t + 1u] = g1;
+                g[t + 2u] = g2;
+            }
+            for (k = n_bd; k < SG_LIST_MAX; k++) {
+                const int8_t *q = xi + (pos[k] & 0xFFFF);
+                const uint32_t taps = (uint32_t)pos[k] >> 16;
+                const int32_t e = ev[k];
+                for (t = 0; t < 9u; t++)
+                    if (taps & (1u << t))
+                        g[t] += (uint32_t)(e * q[off[t]]);
+            }
+            for (t = 0; t < 9u; t++)
+                *gq++ = grad_q(g[t], shift);
+        }
+    }
 }
 
 PRIOT_HOT void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out,
                                    const int8_t *x, uint32_t o_begin, uint32_t o_end,
                                    int16_t *gq)
 {
-    priot_fc_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+    const uint32_t N = L->in.c, shift = L->grad_shift;
+    uint32_t o, j;
+    for (o = o_begin; o < o_end; o++) {
+        const int32_t ev = e_out[o];
+        if (!ev) {
+            memset(gq, 0, N * sizeof(int16_t));
+            gq += N;
+            continue;
+        }
+        if (shift == 0) { /* |ev * x| <= 2^14: no rounding, no saturation */
+            for (j = 0; j < N; j++)
+                gq[j] = (int16_t)(ev * x[j]);
+        } else { /* round half up without overflow: |ev * x| <= 2^14 */
+            const int32_t half = (int32_t)1 << (shift - 1u);
+            for (j = 0; j < N; j++)
+                gq[j] = (int16_t)((ev * x[j] + half) >> shift);
+        }
+        gq += N;
+    }
 }
 
-/* ------------------------------------------------------------------ updates */
+/* ------------------------------------------------------------------ updates
+ * |gq * w| <= 2^22, so round_shift(v, s) = (v + 2^(s-1)) >> s cannot overflow, and one
+ * unsigned compare detects both saturation sides. */
 
 PRIOT_HOT void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                                   uint32_t lr_shift)
 {
-    priot_score_update_ref(s, w, gq, n, lr_shift);
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t j;
+    for (j = 0; j < n; j++) {
+        int32_t r = (int32_t)s[j] - (((int32_t)gq[j] * w[j] + half) >> lr_shift);
+        if ((uint32_t)(r + 32768) > 65535u)
+            r = r < 0 ? -32768 : 32767;
+        s[j] = (int16_t)r;
+    }
 }
 
 PRIOT_HOT void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
 {
-    priot_weight_update_ref(w, gq, n, lr_shift);
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t j;
+    for (j = 0; j < n; j++) {
+        int32_t r = (int32_t)w[j] - (((int32_t)gq[j] + half) >> lr_shift);
+        if ((uint32_t)(r + 128) > 255u)
+            r = r < 0 ? -128 : 127;
+        w[j] = (int8_t)r;
+    }
 }
 
 #endif
