@@ -127,46 +127,66 @@ void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_s
 /* ------------------------------------------------------------------ 3x3 planes
  * plane9_add: acc[y][x] += sum_t src[y + dy_t][x + dx_t] * k[t] over one H x W plane
  * (zero padding), the core of the conv forward (k = w[o][i]) and of the transposed conv
- * of the error backward (k = w[o][i] reversed). Output-stationary per row: the nine
- * weights stay in registers for the whole plane, the three source rows are read through
- * row pointers (a missing row at the top/bottom border points at zero_row), and only the
- * first and last columns need the shorter sums. */
-#define ZERO_ROW_MAX 256u
-static const int8_t zero_row[ZERO_ROW_MAX + 2u];
+ * of the error backward (k = w[o][i] reversed). One pass per kernel row (skipped when its
+ * three weights are pruned): the three weights stay in registers, the inputs roll through
+ * registers (one load per output), only the first and last columns need shorter sums. */
 
-static PRIOT_HOT void row9_add(priot_acc_t *a, const int8_t *r0, const int8_t *r1,
-                               const int8_t *r2, const int32_t *k, uint32_t W)
+/* a[x] += r[x - 1] k0 + r[x] k1 + r[x + 1] k2 for x in [0, W) (r[-1] = r[W] = 0): one
+ * kernel row. The three inputs roll through registers (one new load per output), the
+ * loop is unrolled by three so that the roll needs no register moves. */
+static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const int8_t *r,
+                                                           int32_t k0, int32_t k1, int32_t k2,
+                                                           uint32_t W)
 {
-    const int32_t k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5];
-    const int32_t k6 = k[6], k7 = k[7], k8 = k[8];
-    uint32_t x;
+    int32_t p, c, n;
+    priot_acc_t *end;
     if (W == 1u) {
-        a[0] += (uint32_t)(r0[0] * k1 + r1[0] * k4 + r2[0] * k7);
+        a[0] += (uint32_t)(r[0] * k1);
         return;
     }
-    a[0] += (uint32_t)(r0[0] * k1 + r0[1] * k2 + r1[0] * k4 + r1[1] * k5 + r2[0] * k7 +
-                       r2[1] * k8);
-    for (x = 1; x + 1u < W; x++) {
-        uint32_t v = a[x];
-        v += (uint32_t)(r0[x - 1] * k0 + r0[x] * k1 + r0[x + 1] * k2);
-        v += (uint32_t)(r1[x - 1] * k3 + r1[x] * k4 + r1[x + 1] * k5);
-        v += (uint32_t)(r2[x - 1] * k6 + r2[x] * k7 + r2[x + 1] * k8);
-        a[x] = v;
+    c = r[0];
+    n = r[1];
+    a[0] += (uint32_t)(c * k1 + n * k2);
+    a++;
+    r += 2;
+    end = a + (W - 2u);
+    while (end - a >= 3) {
+        p = r[0];
+        a[0] += (uint32_t)(c * k0 + n * k1 + p * k2);
+        c = r[1];
+        a[1] += (uint32_t)(n * k0 + p * k1 + c * k2);
+        n = r[2];
+        a[2] += (uint32_t)(p * k0 + c * k1 + n * k2);
+        a += 3;
+        r += 3;
     }
-    a[x] += (uint32_t)(r0[x - 1] * k0 + r0[x] * k1 + r1[x - 1] * k3 + r1[x] * k4 +
-                       r2[x - 1] * k6 + r2[x] * k7);
+    while (a != end) {
+        p = *r++;
+        *a++ += (uint32_t)(c * k0 + n * k1 + p * k2);
+        c = n;
+        n = p;
+    }
+    a[0] += (uint32_t)(c * k0 + n * k1);
 }
 
-static PRIOT_HOT void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
-                                 uint32_t H, uint32_t W)
+/* One kernel row (ky) over the whole plane: acc row y += source row y + ky - 1. */
+static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
+                                 int32_t dy, uint32_t H, uint32_t W)
 {
-    uint32_t y;
-    for (y = 0; y < H; y++) {
-        const int8_t *r1 = src + y * W;
-        const int8_t *r0 = y ? r1 - W : zero_row;
-        const int8_t *r2 = y + 1u < H ? r1 + W : zero_row;
-        row9_add(acc + y * W, r0, r1, r2, k, W);
-    }
+    const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
+    uint32_t y = dy < 0 ? 1u : 0u;
+    const uint32_t y1 = dy > 0 ? H - 1u : H;
+    for (; y < y1; y++)
+        row3_add(acc + y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k0, k1, k2, W);
+}
+
+static void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k, uint32_t H,
+                       uint32_t W)
+{
+    int32_t dy;
+    for (dy = -1; dy <= 1; dy++, k += 3)
+        if (k[0] | k[1] | k[2])
+            plane3_add(acc, src, k, dy, H, W);
 }
 
 /* k[t] = w[t] (forward) or w[8 - t] (transposed); returns 0 if all nine are zero. */
@@ -188,10 +208,6 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
     const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
     uint32_t o, i, p;
     int32_t k[9];
-    if (W > ZERO_ROW_MAX) {
-        priot_conv3x3_forward_ref(L, x, w, y, acc);
-        return;
-    }
     for (o = 0; o < L->out.c; o++) {
         const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;
         for (p = 0; p < HW; p++)
@@ -211,10 +227,6 @@ PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t
     const uint32_t shift = L->err_shift;
     uint32_t i, o, p;
     int32_t k[9];
-    if (W > ZERO_ROW_MAX) {
-        priot_conv3x3_error_backward_ref(L, e_out, w, e_in, acc);
-        return;
-    }
     for (i = 0; i < C; i++) {
         memset(acc, 0, HW * sizeof(priot_acc_t));
         for (o = 0; o < OC; o++)
