@@ -189,6 +189,25 @@ static void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k, ui
             plane3_add(acc, src, k, dy, H, W);
 }
 
+/* y[p] = requant(acc[p]) for n accumulators: round_shift without the s == 0 branch per
+ * element, saturation by one unsigned compare (docs/SEMANTICS.md "Layers", "Backward"). */
+static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t n,
+                                    uint32_t shift, int relu)
+{
+    const int32_t lo = relu ? 0 : -128;
+    const uint32_t s1 = shift ? shift - 1u : 0u;
+    const int32_t bit = shift ? 1 : 0; /* shift 0: r = (v >> 0) + 0 */
+    while (n--) {
+        const int32_t v = (int32_t)*acc++;
+        int32_t r = (v >> shift) + ((v >> s1) & bit);
+        if ((uint32_t)(r + 128) > 255u)
+            r = r < 0 ? -128 : 127;
+        if (r < lo)
+            r = lo;
+        *y++ = (int8_t)r;
+    }
+}
+
 /* k[t] = w[t] (forward) or w[8 - t] (transposed); returns 0 if all nine are zero. */
 static inline uint32_t load_taps(int32_t *k, const int8_t *w, int reversed)
 {
@@ -215,8 +234,8 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
         for (i = 0; i < C; i++, w += 9)
             if (load_taps(k, w, 0))
                 plane9_add(acc, x + i * HW, k, H, W);
-        for (p = 0; p < HW; p++)
-            *y++ = priot_requant(priot_acc_value(acc[p]), shift, relu);
+        requant_plane(acc, y, HW, shift, relu);
+        y += HW;
     }
 }
 
@@ -225,15 +244,15 @@ PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t
 {
     const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
     const uint32_t shift = L->err_shift;
-    uint32_t i, o, p;
+    uint32_t i, o;
     int32_t k[9];
     for (i = 0; i < C; i++) {
         memset(acc, 0, HW * sizeof(priot_acc_t));
         for (o = 0; o < OC; o++)
             if (load_taps(k, w + (o * C + i) * 9u, 1))
                 plane9_add(acc, e_out + o * HW, k, H, W);
-        for (p = 0; p < HW; p++)
-            *e_in++ = (int8_t)priot_sat8(priot_round_shift(priot_acc_value(acc[p]), shift));
+        requant_plane(acc, e_in, HW, shift, 0);
+        e_in += HW;
     }
 }
 
