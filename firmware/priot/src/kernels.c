@@ -239,18 +239,97 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
     }
 }
 
+/* Error backward. Pooled layers have at most one non-zero error in four: the non-zero
+ * errors of all output channels are listed once, packed in one word (value << 24 |
+ * in-range tap mask << 12 | offset; planes up to 4096 pixels), and scattered into the
+ * accumulators of every input channel (acc[p + off_t] += e w_t). Dense errors (more than
+ * a quarter non-zero, more than EB_LIST_MAX entries or more than EB_OC_MAX channels) take
+ * the gather form: the forward correlation of e_out with the reversed kernels.
+ * The list takes 3200 bytes of stack; the tiny CNN's conv 8->16 has at most 16 x 49 = 784
+ * entries after pooling. */
+#define EB_LIST_MAX 800u
+#define EB_OC_MAX 64u
+
 PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t *e_out,
                                             const int8_t *w, int8_t *e_in, priot_acc_t *acc)
 {
     const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
     const uint32_t shift = L->err_shift;
-    uint32_t i, o;
+    uint32_t i, o, j, n = 0;
     int32_t k[9];
+    int32_t ent[EB_LIST_MAX];
+    uint16_t start[EB_OC_MAX + 1u];
+    int32_t off[9];
+    int sparse = OC <= EB_OC_MAX && HW <= 4096u;
+    for (j = 0; j < 9u; j++)
+        off[j] = ((int32_t)(j / 3u) - 1) * (int32_t)W + (int32_t)(j % 3u) - 1;
+    for (o = 0; sparse && o < OC; o++) {
+        const int8_t *eo = e_out + o * HW;
+        uint32_t p = 0, yy, xx;
+        start[o] = (uint16_t)n;
+        for (yy = 0; yy < H && sparse; yy++) {
+            const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+            for (xx = 0; xx < W; xx++, p++) {
+                uint32_t miss;
+                if (!eo[p])
+                    continue;
+                if (n == EB_LIST_MAX) {
+                    sparse = 0;
+                    break;
+                }
+                /* entry at (yy, xx) reaches e_in at (yy + ky - 1, xx + kx - 1) */
+                miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+                ent[n] = (int32_t)(((uint32_t)(uint8_t)eo[p] << 24) | ((~miss & 0x1FFu) << 12) | p);
+                n++;
+            }
+        }
+    }
+    if (sparse) {
+        start[OC] = (uint16_t)n;
+        sparse = 4u * n <= OC * HW;
+    }
+    if (!sparse) {
+        for (i = 0; i < C; i++) {
+            memset(acc, 0, HW * sizeof(priot_acc_t));
+            for (o = 0; o < OC; o++)
+                if (load_taps(k, w + (o * C + i) * 9u, 1))
+                    plane9_add(acc, e_out + o * HW, k, H, W);
+            requant_plane(acc, e_in, HW, shift, 0);
+            e_in += HW;
+        }
+        return;
+    }
     for (i = 0; i < C; i++) {
         memset(acc, 0, HW * sizeof(priot_acc_t));
-        for (o = 0; o < OC; o++)
-            if (load_taps(k, w + (o * C + i) * 9u, 1))
-                plane9_add(acc, e_out + o * HW, k, H, W);
+        for (o = 0; o < OC; o++) {
+            const uint32_t j1 = start[o + 1u];
+            if (start[o] == j1 || !load_taps(k, w + (o * C + i) * 9u, 0))
+                continue;
+            for (j = start[o]; j < j1; j++) {
+                const int32_t v = ent[j];
+                const uint32_t taps = ((uint32_t)v >> 12) & 0x1FFu;
+                priot_acc_t *a = acc + (v & 0xFFF);
+                const int32_t e = v >> 24;
+                if (taps == 0x1FFu) {
+                    priot_acc_t *r = a - W;
+                    r[-1] += (uint32_t)(e * k[0]);
+                    r[0] += (uint32_t)(e * k[1]);
+                    r[1] += (uint32_t)(e * k[2]);
+                    a[-1] += (uint32_t)(e * k[3]);
+                    a[0] += (uint32_t)(e * k[4]);
+                    a[1] += (uint32_t)(e * k[5]);
+                    r = a + W;
+                    r[-1] += (uint32_t)(e * k[6]);
+                    r[0] += (uint32_t)(e * k[7]);
+                    r[1] += (uint32_t)(e * k[8]);
+                } else {
+                    uint32_t t;
+                    for (t = 0; t < 9u; t++)
+                        if (taps & (1u << t))
+                            a[off[t]] += (uint32_t)(e * k[t]);
+                }
+            }
+        }
         requant_plane(acc, e_in, HW, shift, 0);
         e_in += HW;
     }
