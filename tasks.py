@@ -12,6 +12,7 @@
     invoke fuzz               fuzz the C/Python blob parsers under ASan/UBSan (--seconds N)
     invoke hw-run --port P    flash a real Pico (UF2) and read its report from UART0
     invoke robot              only the Robot Framework suites
+    invoke bench              kernel cycles/MAC (ref vs opt), training step per method, host speed
 """
 from __future__ import annotations
 
@@ -285,6 +286,21 @@ def fuzz(c, seconds=60):
         if done.returncode != 0:
             sys.exit(f"fuzzing found a problem in round {rounds} (see above)")
     print(f"fuzzing: {rounds} rounds of 2 x 2000 mutated blobs + arbitrary bytes, no problem")
+
+
+@task(help={"quick": "fewer samples and PRIOT only for the training-step part"})
+def bench(c, quick=False):
+    """Kernels on the emulated M0+ (cycles, cycles/MAC, vs reference, vs floor), whole
+    training step per method (reference vs optimised kernels), host samples/s."""
+    from priot import bench as b
+    from priot import pipeline
+
+    try:
+        result = b.run(quick=quick)
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+    print()
+    print(b.format_table(result))
 
 
 @task

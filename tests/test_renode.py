@@ -38,20 +38,40 @@ def image(arm_toolchain, tmp_path_factory):
     return firmware.build_firmware(tmp_path_factory.mktemp("fw"))
 
 
+def _code_ranges(image: ELFFile) -> list[tuple[int, int]]:
+    """[start, end) of Thumb instructions, from the ARM mapping symbols ($t code, $d data
+    such as literal pools): instruction pairs that happen to look like an address are not
+    register accesses."""
+    table = image.get_section_by_name(".symtab")
+    marks = sorted((sym["st_value"], sym.name[:2]) for sym in table.iter_symbols()
+                   if sym.name in ("$t", "$d", "$a") or sym.name.startswith(("$t.", "$d.")))
+    ranges = []
+    for (addr, kind), nxt in zip(marks, marks[1:] + [(1 << 32, "$d")]):
+        if kind == "$t":
+            ranges.append((addr, nxt[0]))
+    return ranges
+
+
 def peripheral_constants(elf: Path) -> set[int]:
-    """Every aligned 32-bit word in the image's code and data that points into the APB
-    peripherals (0x40000000-0x4006ffff), SIO or the PPB's SCS: the addresses the firmware's
-    register accesses are built from (literal pools)."""
+    """Every aligned 32-bit word in the image's data and literal pools that points into the
+    APB peripherals (0x40000000-0x4006ffff), SIO or the PPB's SCS: the addresses the
+    firmware's register accesses are built from."""
     found = set()
     with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
+        image = ELFFile(f)
+        code = _code_ranges(image)
+        for sec in image.iter_sections():
             if sec["sh_type"] != "SHT_PROGBITS" or not sec["sh_flags"] & 0x2:
                 continue
             data = sec.data()
-            for (word,) in struct.iter_unpack("<I", data[:len(data) // 4 * 4]):
+            base = sec["sh_addr"]
+            for i, (word,) in enumerate(struct.iter_unpack("<I", data[:len(data) // 4 * 4])):
                 if word % 4 == 0 and (0x40000000 <= word < 0x40070000
                                       or 0xD0000000 <= word < 0xD0000200
                                       or 0xE000E000 <= word < 0xE000F000):
+                    addr = base + 4 * i
+                    if any(a <= addr < b for a, b in code):
+                        continue
                     found.add(word)
     return found
 

@@ -42,8 +42,9 @@ def _make(target: str, build_dir: Path, **variables: object) -> None:
 
 
 def build_firmware(build_dir: Path, app: str = "main", *, lib_dir: Path | None = None,
-                   app_dir: Path | None = None) -> FirmwareImage:
-    """Build firmware/app/<app>.c (or app_dir/<app>.c) for the RP2040."""
+                   app_dir: Path | None = None, ref: bool = False) -> FirmwareImage:
+    """Build firmware/app/<app>.c (or app_dir/<app>.c) for the RP2040. ref: with the plain
+    reference kernels (make REF=1, into <build_dir>/rp2040-ref; see kernels_ref.h)."""
     from .toolchain import ensure_arm_toolchain
 
     ensure_arm_toolchain(install=False)
@@ -52,8 +53,10 @@ def build_firmware(build_dir: Path, app: str = "main", *, lib_dir: Path | None =
         variables["LIB_DIR"] = Path(lib_dir).resolve()
     if app_dir is not None:
         variables["APP_DIR"] = Path(app_dir).resolve()
+    if ref:
+        variables["REF"] = 1
     _make("firmware", build_dir, **variables)
-    out = Path(build_dir).resolve() / "rp2040"
+    out = Path(build_dir).resolve() / ("rp2040-ref" if ref else "rp2040")
     return FirmwareImage(elf=out / f"{app}.elf", bin=out / f"{app}.bin")
 
 

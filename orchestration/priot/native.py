@@ -8,6 +8,7 @@ C status codes become :class:`NativeError` carrying the code and its message.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes as C
 import os
 import pathlib
@@ -86,6 +87,10 @@ _SIGNATURES = {
     "priot_host_fc_error_backward": (None, [_U32, _U32, _U32, _P, _P, _P, _P]),
     "priot_host_conv_score_grad": (None, [_U32, _U32, _U32, _U32, _U32, _P, _P, _P]),
     "priot_host_fc_score_grad": (None, [_U32, _U32, _U32, _P, _P, _P]),
+    "priot_host_use_ref_kernels": (None, [_I32]),
+    "priot_host_score_grad_range": (None, [_U32] * 8 + [_P, _P, _P]),
+    "priot_host_score_update": (None, [_P, _P, _P, _U32, _U32]),
+    "priot_host_weight_update": (None, [_P, _P, _U32, _U32]),
     "priot_relu_backward": (None, [_P, _P, _U32]),
     "priot_score_update": (None, [_P, _P, _P, _U32, _U32]),
     "priot_softmax_ce_error": (None, [_P, _U32, _U32, _P, _P]),
@@ -424,6 +429,22 @@ def conv_score_grad(e_out, x, grad_shift: int) -> np.ndarray:
     return gq
 
 
+def score_grad_range(e_out, x, grad_shift: int, o_begin: int, o_end: int) -> np.ndarray:
+    """gq of output channels o_begin..o_end-1 only (conv if x is CHW, else fc)."""
+    e = _buf(e_out, np.int8)
+    x = _buf(x, np.int8)
+    if x.ndim == 3:
+        c, h, w = x.shape
+        oc, row, kind = e.shape[0], x.shape[0] * 9, 1
+    else:
+        c, h, w = x.size, 1, 1
+        oc, row, kind = e.size, x.size, 2
+    gq = np.zeros((o_end - o_begin) * row, dtype=np.int16)
+    load().priot_host_score_grad_range(kind, c, h, w, oc, grad_shift, o_begin, o_end,
+                                       _ptr(e), _ptr(x), _ptr(gq))
+    return gq
+
+
 def fc_score_grad(e_out, x, grad_shift: int) -> np.ndarray:
     e = _buf(e_out, np.int8).reshape(-1)
     x = _buf(x, np.int8).reshape(-1)
@@ -437,8 +458,29 @@ def score_update(scores, gq, w, lr_shift: int) -> np.ndarray:
     g = _buf(gq, np.int16)
     w = _buf(w, np.int8)
     assert s.size == g.size == w.size
-    load().priot_score_update(_ptr(s), _ptr(w), _ptr(g), s.size, lr_shift)
+    load().priot_host_score_update(_ptr(s), _ptr(w), _ptr(g), s.size, lr_shift)
     return s
+
+
+def weight_update(w, gq, lr_shift: int) -> np.ndarray:
+    """Static-scale SGD step on a copy of w: sat8(w - round_shift(gq, lr_shift))."""
+    w = _buf(w, np.int8).copy()
+    g = _buf(gq, np.int16)
+    assert w.size == g.size
+    load().priot_host_weight_update(_ptr(w), _ptr(g), w.size, lr_shift)
+    return w
+
+
+@contextlib.contextmanager
+def reference_kernels(on: bool = True, san: bool = False):
+    """Within the block, the single-kernel functions of this module (conv_forward, ...,
+    score_update, weight_update) run the plain reference kernels (kernels_ref.c)."""
+    lib = load(san)
+    lib.priot_host_use_ref_kernels(int(on))
+    try:
+        yield
+    finally:
+        lib.priot_host_use_ref_kernels(0)
 
 
 def softmax_error(z, label: int) -> tuple[np.ndarray, np.ndarray]:

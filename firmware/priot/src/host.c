@@ -3,6 +3,7 @@
 #include "priot/blob.h"
 #include "priot/host.h"
 #include "priot/kernels.h"
+#include "priot/kernels_ref.h"
 #include "priot/prune.h"
 #include "priot/rng.h"
 
@@ -210,6 +211,14 @@ int32_t priot_host_predict(const uint8_t *model, uint32_t model_len, const uint8
 
 /* ------------------------------------------------------------------ single kernels */
 
+/* The single-kernel wrappers below call the optimised kernels (kernels.c), or the plain
+ * reference kernels (kernels_ref.c) after priot_host_use_ref_kernels(1). */
+static int32_t use_ref;
+
+void priot_host_use_ref_kernels(int32_t on) { use_ref = on != 0; }
+
+#define KERNEL(name) (use_ref ? name##_ref : name)
+
 int32_t priot_host_round_shift(int32_t v, uint32_t s) { return priot_round_shift(v, s); }
 int32_t priot_host_sat8(int32_t v) { return priot_sat8(v); }
 int32_t priot_host_sat16(int32_t v) { return priot_sat16(v); }
@@ -259,7 +268,7 @@ void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out
 {
     priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c,
                                  relu ? PRIOT_FLAG_RELU : 0u, out_shift, 0, 0, wt, bias);
-    priot_conv3x3_forward(&L, x, wt, y, acc);
+    KERNEL(priot_conv3x3_forward)(&L, x, wt, y, acc);
 }
 
 void priot_host_fc_forward(uint32_t in_n, uint32_t out_n, uint32_t out_shift, uint32_t relu,
@@ -267,7 +276,7 @@ void priot_host_fc_forward(uint32_t in_n, uint32_t out_n, uint32_t out_shift, ui
 {
     priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n,
                                  relu ? PRIOT_FLAG_RELU : 0u, out_shift, 0, 0, wt, bias);
-    priot_fc_forward(&L, x, wt, y);
+    KERNEL(priot_fc_forward)(&L, x, wt, y);
 }
 
 static priot_tensor_shape_t shape3(uint32_t c, uint32_t h, uint32_t w)
@@ -297,7 +306,7 @@ void priot_host_conv_error_backward(uint32_t in_c, uint32_t h, uint32_t w, uint3
 {
     priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, err_shift, 0,
                                  wt, (const int32_t *)0);
-    priot_conv3x3_error_backward(&L, e_out, wt, e_in, acc);
+    KERNEL(priot_conv3x3_error_backward)(&L, e_out, wt, e_in, acc);
 }
 
 void priot_host_fc_error_backward(uint32_t in_n, uint32_t out_n, uint32_t err_shift,
@@ -306,7 +315,7 @@ void priot_host_fc_error_backward(uint32_t in_n, uint32_t out_n, uint32_t err_sh
 {
     priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, err_shift, 0, wt,
                                  (const int32_t *)0);
-    priot_fc_error_backward(&L, e_out, wt, e_in, acc);
+    KERNEL(priot_fc_error_backward)(&L, e_out, wt, e_in, acc);
 }
 
 void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
@@ -315,7 +324,7 @@ void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t 
 {
     priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, grad_shift,
                                  (const int8_t *)0, (const int32_t *)0);
-    priot_conv3x3_score_grad(&L, e_out, x, 0, out_c, gq);
+    KERNEL(priot_conv3x3_score_grad)(&L, e_out, x, 0, out_c, gq);
 }
 
 void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
@@ -323,5 +332,30 @@ void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift
 {
     priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, grad_shift,
                                  (const int8_t *)0, (const int32_t *)0);
-    priot_fc_score_grad(&L, e_out, x, 0, out_n, gq);
+    KERNEL(priot_fc_score_grad)(&L, e_out, x, 0, out_n, gq);
+}
+
+void priot_host_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                             uint32_t lr_shift)
+{
+    KERNEL(priot_score_update)(s, w, gq, n, lr_shift);
+}
+
+void priot_host_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
+{
+    KERNEL(priot_weight_update)(w, gq, n, lr_shift);
+}
+
+/* Score gradient of output channels o_begin..o_end-1 only (conv: type 1, fc: type 2). */
+void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
+                                 uint32_t out_c, uint32_t grad_shift, uint32_t o_begin,
+                                 uint32_t o_end, const int8_t *e_out, const int8_t *x,
+                                 int16_t *gq)
+{
+    priot_layer_t L = make_layer(type, in_c, h, w, out_c, 0, 0, 0, grad_shift,
+                                 (const int8_t *)0, (const int32_t *)0);
+    if (type == PRIOT_LAYER_CONV)
+        KERNEL(priot_conv3x3_score_grad)(&L, e_out, x, o_begin, o_end, gq);
+    else
+        KERNEL(priot_fc_score_grad)(&L, e_out, x, o_begin, o_end, gq);
 }

@@ -1,112 +1,18 @@
-/* Layer kernels (kernels.h). Reference: docs/SEMANTICS.md; numpy twin:
+/* Layer kernels (kernels.h), optimised for the Cortex-M0+ (docs/performance.md).
+ * Specification: docs/SEMANTICS.md; plain C twins with the `_ref` suffix in kernels_ref.c
+ * (bit-exact, checked by tests/test_kernels_fast.py and the bench firmware); numpy twin:
  * orchestration/priot/reference.py.
  *
- * The 3x3 kernels are weight-stationary: for every tap (ky, kx) the rows and columns
- * where the shifted input is in range are computed once, and the inner loop runs over a
- * contiguous, branch-free span (the zero padding is never materialised). Zero taps
- * (pruned edges) are skipped, which is exact. */
+ * Built with -DPRIOT_REFERENCE_KERNELS=1 (make REF=1), the public names call the
+ * reference kernels instead: the "before" image of `invoke bench`. */
 #include <string.h>
 #include "priot/kernels.h"
+#include "priot/kernels_ref.h"
 
 void priot_input_q7(const uint8_t *pixels, int8_t *x, uint32_t n)
 {
     while (n--)
         *x++ = (int8_t)(*pixels++ >> 1);
-}
-
-/* Offsets (ky - 1, kx - 1) of the 9 taps in weight-layout order. */
-static const int8_t tap_dy[9] = {-1, -1, -1, 0, 0, 0, 1, 1, 1};
-static const int8_t tap_dx[9] = {-1, 0, 1, -1, 0, 1, -1, 0, 1};
-
-/* Output rows/columns [lo, hi) for which row/column (out + d) of an n-long axis exists. */
-static inline void tap_range(int32_t d, uint32_t n, uint32_t *lo, uint32_t *hi)
-{
-    *lo = d < 0 ? 1u : 0u;
-    *hi = d > 0 ? n - 1u : n;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
-/* acc[yy][xx] += src[yy + dy][xx + dx] * wv over the in-range span (H x W planes). */
-static PRIOT_HOT void tap_accumulate(priot_acc_t *acc, const int8_t *src, int32_t wv,
-                                     int32_t dy, int32_t dx, uint32_t H, uint32_t W)
-{
-    uint32_t y0, y1, x0, x1, yy;
-    tap_range(dy, H, &y0, &y1);
-    tap_range(dx, W, &x0, &x1);
-    if (x1 == x0)
-        return;
-    for (yy = y0; yy < y1; yy++) {
-        priot_acc_t *a = acc + yy * W + x0;
-        const int8_t *p = src + (int32_t)((yy * W + x0)) + dy * (int32_t)W + dx;
-        uint32_t n = x1 - x0;
-        while (n >= 4) {
-            PRIOT_MAC(a[0], p[0], wv);
-            PRIOT_MAC(a[1], p[1], wv);
-            PRIOT_MAC(a[2], p[2], wv);
-            PRIOT_MAC(a[3], p[3], wv);
-            a += 4;
-            p += 4;
-            n -= 4;
-        }
-        while (n--) {
-            PRIOT_MAC(*a, *p, wv);
-            a++;
-            p++;
-        }
-    }
-}
-
-PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                                     int8_t *y, priot_acc_t *acc)
-{
-    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
-    const uint32_t shift = L->out_shift;
-    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
-    uint32_t o, i, p;
-    int32_t dy, dx;
-    for (o = 0; o < L->out.c; o++) {
-        const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;
-        for (p = 0; p < HW; p++)
-            acc[p] = b;
-        for (i = 0; i < C; i++) {
-            const int8_t *wk = w + (o * C + i) * 9u;
-            const int8_t *xi = x + i * HW;
-            for (dy = -1; dy <= 1; dy++)
-                for (dx = -1; dx <= 1; dx++) {
-                    int32_t wv = *wk++;
-                    if (wv)
-                        tap_accumulate(acc, xi, wv, dy, dx, H, W);
-                }
-        }
-        for (p = 0; p < HW; p++)
-            *y++ = priot_requant(priot_acc_value(acc[p]), shift, relu);
-    }
-}
-
-PRIOT_HOT void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                                int8_t *y)
-{
-    const uint32_t N = L->in.c, shift = L->out_shift;
-    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
-    uint32_t o;
-    for (o = 0; o < L->out.c; o++) {
-        priot_acc_t acc = L->bias ? (priot_acc_t)L->bias[o] : 0u;
-        const int8_t *xp = x;
-        uint32_t n = N;
-        while (n >= 4) {
-            PRIOT_MAC(acc, xp[0], w[0]);
-            PRIOT_MAC(acc, xp[1], w[1]);
-            PRIOT_MAC(acc, xp[2], w[2]);
-            PRIOT_MAC(acc, xp[3], w[3]);
-            xp += 4;
-            w += 4;
-            n -= 4;
-        }
-        while (n--)
-            PRIOT_MAC(acc, *xp++, *w++);
-        y[o] = priot_requant(priot_acc_value(acc), shift, relu);
-    }
 }
 
 /* Index 0..3 of the first maximum of the window whose top-left element is p. */
@@ -167,51 +73,341 @@ PRIOT_HOT void priot_relu_backward(int8_t *e, const int8_t *y, uint32_t n)
     }
 }
 
+
+#if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
+
+void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                           int8_t *y, priot_acc_t *acc)
+{
+    priot_conv3x3_forward_ref(L, x, w, y, acc);
+}
+
+void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w, int8_t *y)
+{
+    priot_fc_forward_ref(L, x, w, y);
+}
+
+void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t *e_out,
+                                  const int8_t *w, int8_t *e_in, priot_acc_t *acc)
+{
+    priot_conv3x3_error_backward_ref(L, e_out, w, e_in, acc);
+}
+
+void priot_fc_error_backward(const priot_layer_t *L, const int8_t *e_out, const int8_t *w,
+                             int8_t *e_in, priot_acc_t *acc)
+{
+    priot_fc_error_backward_ref(L, e_out, w, e_in, acc);
+}
+
+void priot_conv3x3_score_grad(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
+                              uint32_t o_begin, uint32_t o_end, int16_t *gq)
+{
+    priot_conv3x3_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+}
+
+void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
+                         uint32_t o_begin, uint32_t o_end, int16_t *gq)
+{
+    priot_fc_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+}
+
+void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                        uint32_t lr_shift)
+{
+    priot_score_update_ref(s, w, gq, n, lr_shift);
+}
+
+void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
+{
+    priot_weight_update_ref(w, gq, n, lr_shift);
+}
+
+#else /* the optimised kernels */
+
+/* ------------------------------------------------------------------ 3x3 planes
+ * plane9_add: acc[y][x] += sum_t src[y + dy_t][x + dx_t] * k[t] over one H x W plane
+ * (zero padding), the core of the conv forward (k = w[o][i]) and of the transposed conv
+ * of the error backward (k = w[o][i] reversed). One pass per kernel row (skipped when its
+ * three weights are pruned): the three weights stay in registers, the inputs roll through
+ * registers (one load per output), only the first and last columns need shorter sums. */
+
+/* a[x] += r[x - 1] k0 + r[x] k1 + r[x + 1] k2 for x in [0, W) (r[-1] = r[W] = 0): one
+ * kernel row. The three inputs roll through registers (one new load per output), the
+ * loop is unrolled by three so that the roll needs no register moves. */
+static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const int8_t *r,
+                                                           int32_t k0, int32_t k1, int32_t k2,
+                                                           uint32_t W)
+{
+    int32_t p, c, n;
+    priot_acc_t *end;
+    if (W == 1u) {
+        a[0] += (uint32_t)(r[0] * k1);
+        return;
+    }
+    c = r[0];
+    n = r[1];
+    a[0] += (uint32_t)(c * k1 + n * k2);
+    a++;
+    r += 2;
+    end = a + (W - 2u);
+    while (end - a >= 3) {
+        p = r[0];
+        a[0] += (uint32_t)(c * k0 + n * k1 + p * k2);
+        c = r[1];
+        a[1] += (uint32_t)(n * k0 + p * k1 + c * k2);
+        n = r[2];
+        a[2] += (uint32_t)(p * k0 + c * k1 + n * k2);
+        a += 3;
+        r += 3;
+    }
+    while (a != end) {
+        p = *r++;
+        *a++ += (uint32_t)(c * k0 + n * k1 + p * k2);
+        c = n;
+        n = p;
+    }
+    a[0] += (uint32_t)(c * k0 + n * k1);
+}
+
+/* One kernel row (ky) over the whole plane: acc row y += source row y + ky - 1. */
+static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
+                                 int32_t dy, uint32_t H, uint32_t W)
+{
+    const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
+    uint32_t y = dy < 0 ? 1u : 0u;
+    const uint32_t y1 = dy > 0 ? H - 1u : H;
+    for (; y < y1; y++)
+        row3_add(acc + y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k0, k1, k2, W);
+}
+
+static void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k, uint32_t H,
+                       uint32_t W)
+{
+    int32_t dy;
+    for (dy = -1; dy <= 1; dy++, k += 3)
+        if (k[0] | k[1] | k[2])
+            plane3_add(acc, src, k, dy, H, W);
+}
+
+/* y[p] = requant(acc[p]) for n accumulators: round_shift without the s == 0 branch per
+ * element, saturation by one unsigned compare (docs/SEMANTICS.md "Layers", "Backward"). */
+static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t n,
+                                    uint32_t shift, int relu)
+{
+    const int32_t lo = relu ? 0 : -128;
+    const uint32_t s1 = shift ? shift - 1u : 0u;
+    const int32_t bit = shift ? 1 : 0; /* shift 0: r = (v >> 0) + 0 */
+    while (n--) {
+        const int32_t v = (int32_t)*acc++;
+        int32_t r = (v >> shift) + ((v >> s1) & bit);
+        if ((uint32_t)(r + 128) > 255u)
+            r = r < 0 ? -128 : 127;
+        if (r < lo)
+            r = lo;
+        *y++ = (int8_t)r;
+    }
+}
+
+/* k[t] = w[t] (forward) or w[8 - t] (transposed); returns 0 if all nine are zero. */
+static inline uint32_t load_taps(int32_t *k, const int8_t *w, int reversed)
+{
+    uint32_t t, any = 0;
+    for (t = 0; t < 9u; t++) {
+        k[t] = reversed ? w[8u - t] : w[t];
+        any |= (uint32_t)k[t];
+    }
+    return any;
+}
+
+PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                                     int8_t *y, priot_acc_t *acc)
+{
+    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
+    const uint32_t shift = L->out_shift;
+    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
+    uint32_t o, i, p;
+    int32_t k[9];
+    for (o = 0; o < L->out.c; o++) {
+        const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        for (p = 0; p < HW; p++)
+            acc[p] = b;
+        for (i = 0; i < C; i++, w += 9)
+            if (load_taps(k, w, 0))
+                plane9_add(acc, x + i * HW, k, H, W);
+        requant_plane(acc, y, HW, shift, relu);
+        y += HW;
+    }
+}
+
+/* Error backward. Pooled layers have at most one non-zero error in four: the non-zero
+ * errors of all output channels are listed once, packed in one word (value << 24 |
+ * in-range tap mask << 12 | offset; planes up to 4096 pixels), and scattered into the
+ * accumulators of every input channel (acc[p + off_t] += e w_t). Dense errors (more than
+ * a quarter non-zero, more than EB_LIST_MAX entries or more than EB_OC_MAX channels) take
+ * the gather form: the forward correlation of e_out with the reversed kernels.
+ * The list takes 3200 bytes of stack; the tiny CNN's conv 8->16 has at most 16 x 49 = 784
+ * entries after pooling. */
+#define EB_LIST_MAX 800u
+#define EB_OC_MAX 64u
+
 PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t *e_out,
                                             const int8_t *w, int8_t *e_in, priot_acc_t *acc)
 {
     const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
     const uint32_t shift = L->err_shift;
-    uint32_t i, o, p;
-    int32_t dy, dx;
+    uint32_t i, o, j, n = 0;
+    int32_t k[9];
+    int32_t ent[EB_LIST_MAX];
+    uint16_t start[EB_OC_MAX + 1u];
+    int32_t off[9];
+    int sparse = OC <= EB_OC_MAX && HW <= 4096u;
+    for (j = 0; j < 9u; j++)
+        off[j] = ((int32_t)(j / 3u) - 1) * (int32_t)W + (int32_t)(j % 3u) - 1;
+    for (o = 0; sparse && o < OC; o++) {
+        const int8_t *eo = e_out + o * HW;
+        uint32_t p = 0, yy, xx;
+        start[o] = (uint16_t)n;
+        for (yy = 0; yy < H && sparse; yy++) {
+            const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+            for (xx = 0; xx < W; xx++, p++) {
+                uint32_t miss;
+                if (!eo[p])
+                    continue;
+                if (n == EB_LIST_MAX) {
+                    sparse = 0;
+                    break;
+                }
+                /* entry at (yy, xx) reaches e_in at (yy + ky - 1, xx + kx - 1) */
+                miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+                ent[n] = (int32_t)(((uint32_t)(uint8_t)eo[p] << 24) | ((~miss & 0x1FFu) << 12) | p);
+                n++;
+            }
+        }
+    }
+    if (sparse) {
+        start[OC] = (uint16_t)n;
+        sparse = 4u * n <= OC * HW;
+    }
+    if (!sparse) {
+        for (i = 0; i < C; i++) {
+            memset(acc, 0, HW * sizeof(priot_acc_t));
+            for (o = 0; o < OC; o++)
+                if (load_taps(k, w + (o * C + i) * 9u, 1))
+                    plane9_add(acc, e_out + o * HW, k, H, W);
+            requant_plane(acc, e_in, HW, shift, 0);
+            e_in += HW;
+        }
+        return;
+    }
     for (i = 0; i < C; i++) {
         memset(acc, 0, HW * sizeof(priot_acc_t));
         for (o = 0; o < OC; o++) {
-            const int8_t *wk = w + (o * C + i) * 9u;
-            const int8_t *eo = e_out + o * HW;
-            /* acc[y][x] += e_out[o][y - dy][x - dx] * w: the forward tap mirrored */
-            for (dy = -1; dy <= 1; dy++)
-                for (dx = -1; dx <= 1; dx++) {
-                    int32_t wv = *wk++;
-                    if (wv)
-                        tap_accumulate(acc, eo, wv, -dy, -dx, H, W);
+            const uint32_t j1 = start[o + 1u];
+            if (start[o] == j1 || !load_taps(k, w + (o * C + i) * 9u, 0))
+                continue;
+            for (j = start[o]; j < j1; j++) {
+                const int32_t v = ent[j];
+                const uint32_t taps = ((uint32_t)v >> 12) & 0x1FFu;
+                priot_acc_t *a = acc + (v & 0xFFF);
+                const int32_t e = v >> 24;
+                if (taps == 0x1FFu) {
+                    priot_acc_t *r = a - W;
+                    r[-1] += (uint32_t)(e * k[0]);
+                    r[0] += (uint32_t)(e * k[1]);
+                    r[1] += (uint32_t)(e * k[2]);
+                    a[-1] += (uint32_t)(e * k[3]);
+                    a[0] += (uint32_t)(e * k[4]);
+                    a[1] += (uint32_t)(e * k[5]);
+                    r = a + W;
+                    r[-1] += (uint32_t)(e * k[6]);
+                    r[0] += (uint32_t)(e * k[7]);
+                    r[1] += (uint32_t)(e * k[8]);
+                } else {
+                    uint32_t t;
+                    for (t = 0; t < 9u; t++)
+                        if (taps & (1u << t))
+                            a[off[t]] += (uint32_t)(e * k[t]);
                 }
+            }
         }
-        for (p = 0; p < HW; p++)
-            *e_in++ = (int8_t)priot_sat8(priot_round_shift(priot_acc_value(acc[p]), shift));
+        requant_plane(acc, e_in, HW, shift, 0);
+        e_in += HW;
     }
 }
 
+/* ------------------------------------------------------------------ fc */
+
+/* Two output rows per pass: every x[j] load feeds two MACs. */
+PRIOT_HOT void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                                int8_t *y)
+{
+    const uint32_t N = L->in.c, OC = L->out.c, shift = L->out_shift;
+    const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
+    uint32_t o, j;
+    for (o = 0; o + 1u < OC; o += 2, w += 2u * N) {
+        priot_acc_t a0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        priot_acc_t a1 = L->bias ? (priot_acc_t)L->bias[o + 1u] : 0u;
+        const int8_t *w1 = w + N;
+        for (j = 0; j < N; j++) {
+            const int32_t xv = x[j];
+            a0 += (uint32_t)(xv * w[j]);
+            a1 += (uint32_t)(xv * w1[j]);
+        }
+        y[o] = priot_requant(priot_acc_value(a0), shift, relu);
+        y[o + 1u] = priot_requant(priot_acc_value(a1), shift, relu);
+    }
+    if (o < OC) {
+        priot_acc_t a0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        for (j = 0; j < N; j++)
+            a0 += (uint32_t)(x[j] * w[j]);
+        y[o] = priot_requant(priot_acc_value(a0), shift, relu);
+    }
+}
+
+/* acc[j] += e * w[o][j] over the non-zero e[o]; two rows per pass share each acc[j]
+ * load and store. */
 PRIOT_HOT void priot_fc_error_backward(const priot_layer_t *L, const int8_t *e_out,
                                        const int8_t *w, int8_t *e_in, priot_acc_t *acc)
 {
-    const uint32_t N = L->in.c, shift = L->err_shift;
+    const uint32_t N = L->in.c, OC = L->out.c, shift = L->err_shift;
     uint32_t o, j;
+    int32_t pend = 0;
+    const int8_t *wp = 0;
     memset(acc, 0, N * sizeof(priot_acc_t));
-    for (o = 0; o < L->out.c; o++, w += N) {
+    for (o = 0; o < OC; o++) {
         const int32_t ev = e_out[o];
-        priot_acc_t *a = acc;
-        const int8_t *wp = w;
-        uint32_t n = N;
         if (!ev)
             continue;
-        while (n--) {
-            PRIOT_MAC(*a, ev, *wp++);
-            a++;
+        if (!pend) {
+            pend = ev;
+            wp = w + o * N;
+            continue;
         }
+        {
+            const int8_t *w1 = w + o * N;
+            for (j = 0; j < N; j++)
+                acc[j] += (uint32_t)(pend * wp[j] + ev * w1[j]);
+        }
+        pend = 0;
     }
+    if (pend)
+        for (j = 0; j < N; j++)
+            acc[j] += (uint32_t)(pend * wp[j]);
     for (j = 0; j < N; j++)
         e_in[j] = (int8_t)priot_sat8(priot_round_shift(priot_acc_value(acc[j]), shift));
+}
+
+/* ------------------------------------------------------------------ score gradients
+ * Conv: after the 2x2 max-pool routing at most one error in four is non-zero (and the
+ * ReLU mask removes more), so the non-zero errors of channel o are listed once
+ * (position, value) and every (input channel, tap) sum runs over the list only. Interior
+ * positions need no range checks; border positions take the checked path. A channel
+ * with more non-zero errors than the list holds uses the reference kernel. */
+#define SG_LIST_MAX 256u
+
+static inline int16_t grad_q(priot_acc_t g, uint32_t shift)
+{
+    return (int16_t)priot_sat16(priot_round_shift(priot_acc_value(g), shift));
 }
 
 PRIOT_HOT void priot_conv3x3_score_grad(const priot_layer_t *L, const int8_t *e_out,
@@ -220,26 +416,74 @@ PRIOT_HOT void priot_conv3x3_score_grad(const priot_layer_t *L, const int8_t *e_
 {
     const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
     const uint32_t shift = L->grad_shift;
-    uint32_t o, i, t;
+    int32_t pos[SG_LIST_MAX];     /* interior: offset; border: offset | tap mask << 16 */
+    int32_t ev[SG_LIST_MAX];
+    int32_t off[9];
+    uint32_t o, i, k, t;
+    if (HW > 65535u) {
+        priot_conv3x3_score_grad_ref(L, e_out, x, o_begin, o_end, gq);
+        return;
+    }
+    for (t = 0; t < 9u; t++)
+        off[t] = ((int32_t)(t / 3u) - 1) * (int32_t)W + (int32_t)(t % 3u) - 1;
     for (o = o_begin; o < o_end; o++) {
         const int8_t *eo = e_out + o * HW;
+        uint32_t n_in = 0, n_bd = SG_LIST_MAX, p = 0, yy, xx;
+        /* interior entries from the front of the list, border entries from the back */
+        for (yy = 0; yy < H && n_in < n_bd; yy++) {
+            const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+            for (xx = 0; xx < W; xx++, p++) {
+                uint32_t miss;
+                if (!eo[p])
+                    continue;
+                if (n_in == n_bd)
+                    break;
+                miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+                if (miss) {
+                    n_bd--;
+                    pos[n_bd] = (int32_t)(p | ((~miss & 0x1FFu) << 16));
+                    ev[n_bd] = eo[p];
+                } else {
+                    pos[n_in] = (int32_t)p;
+                    ev[n_in] = eo[p];
+                    n_in++;
+                }
+            }
+        }
+        /* list full, or dense enough that the plain sweep is cheaper */
+        if (yy < H || 2u * (n_in + SG_LIST_MAX - n_bd) > HW) {
+            priot_conv3x3_score_grad_ref(L, e_out, x, o, o + 1u, gq);
+            gq += C * 9u;
+            continue;
+        }
         for (i = 0; i < C; i++) {
             const int8_t *xi = x + i * HW;
-            for (t = 0; t < 9; t++) {
-                const int32_t dy = tap_dy[t], dx = tap_dx[t];
-                uint32_t y0, y1, x0, x1, yy;
-                priot_acc_t g = 0;
-                tap_range(dy, H, &y0, &y1);
-                tap_range(dx, W, &x0, &x1);
-                for (yy = y0; yy < y1 && x1 > x0; yy++) {
-                    const int8_t *ep = eo + yy * W + x0;
-                    const int8_t *xp = xi + (int32_t)(yy * W + x0) + dy * (int32_t)W + dx;
-                    uint32_t n = x1 - x0;
-                    while (n--)
-                        PRIOT_MAC(g, *ep++, *xp++);
+            priot_acc_t g[9];
+            for (t = 0; t < 9u; t += 3) {
+                const int8_t *xr = xi + off[t + 1u];
+                priot_acc_t g0 = 0, g1 = 0, g2 = 0;
+                const int32_t *pp = pos, *pe = ev, *pend = pos + n_in;
+                while (pp != pend) {
+                    const int8_t *q = xr + *pp++;
+                    const int32_t e = *pe++;
+                    g0 += (uint32_t)(e * q[-1]);
+                    g1 += (uint32_t)(e * q[0]);
+                    g2 += (uint32_t)(e * q[1]);
                 }
-                *gq++ = (int16_t)priot_sat16(priot_round_shift(priot_acc_value(g), shift));
+                g[t] = g0;
+                g[t + 1u] = g1;
+                g[t + 2u] = g2;
             }
+            for (k = n_bd; k < SG_LIST_MAX; k++) {
+                const int8_t *q = xi + (pos[k] & 0xFFFF);
+                const uint32_t taps = (uint32_t)pos[k] >> 16;
+                const int32_t e = ev[k];
+                for (t = 0; t < 9u; t++)
+                    if (taps & (1u << t))
+                        g[t] += (uint32_t)(e * q[off[t]]);
+            }
+            for (t = 0; t < 9u; t++)
+                *gq++ = grad_q(g[t], shift);
         }
     }
 }
@@ -257,25 +501,45 @@ PRIOT_HOT void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out,
             gq += N;
             continue;
         }
-        for (j = 0; j < N; j++)
-            *gq++ = (int16_t)priot_sat16(priot_round_shift(ev * x[j], shift));
+        if (shift == 0) { /* |ev * x| <= 2^14: no rounding, no saturation */
+            for (j = 0; j < N; j++)
+                gq[j] = (int16_t)(ev * x[j]);
+        } else { /* round half up without overflow: |ev * x| <= 2^14 */
+            const int32_t half = (int32_t)1 << (shift - 1u);
+            for (j = 0; j < N; j++)
+                gq[j] = (int16_t)((ev * x[j] + half) >> shift);
+        }
+        gq += N;
     }
 }
+
+/* ------------------------------------------------------------------ updates
+ * |gq * w| <= 2^22, so round_shift(v, s) = (v + 2^(s-1)) >> s cannot overflow, and one
+ * unsigned compare detects both saturation sides. */
 
 PRIOT_HOT void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                                   uint32_t lr_shift)
 {
-    while (n--) {
-        int32_t step = priot_round_shift((int32_t)*gq++ * (int32_t)*w++, lr_shift);
-        *s = (int16_t)priot_sat16((int32_t)*s - step);
-        s++;
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t j;
+    for (j = 0; j < n; j++) {
+        int32_t r = (int32_t)s[j] - (((int32_t)gq[j] * w[j] + half) >> lr_shift);
+        if ((uint32_t)(r + 32768) > 65535u)
+            r = r < 0 ? -32768 : 32767;
+        s[j] = (int16_t)r;
     }
 }
 
 PRIOT_HOT void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
 {
-    while (n--) {
-        int32_t v = (int32_t)*w - priot_round_shift((int32_t)*gq++, lr_shift);
-        *w++ = (int8_t)priot_sat8(v);
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t j;
+    for (j = 0; j < n; j++) {
+        int32_t r = (int32_t)w[j] - (((int32_t)gq[j] + half) >> lr_shift);
+        if ((uint32_t)(r + 128) > 255u)
+            r = r < 0 ? -128 : 127;
+        w[j] = (int8_t)r;
     }
 }
+
+#endif

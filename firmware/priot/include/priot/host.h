@@ -84,4 +84,16 @@ void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t 
 void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
                               const int8_t *e_out, const int8_t *x, int16_t *gq);
 
+/* Single-kernel entry points (host.c) call the optimised kernels, or the reference
+ * kernels (kernels_ref.h) while priot_host_use_ref_kernels(1) is in effect. */
+void priot_host_use_ref_kernels(int32_t on);
+void priot_host_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                             uint32_t lr_shift);
+void priot_host_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift);
+
+void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
+                                 uint32_t out_c, uint32_t grad_shift, uint32_t o_begin,
+                                 uint32_t o_end, const int8_t *e_out, const int8_t *x,
+                                 int16_t *gq);
+
 #endif

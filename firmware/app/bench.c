@@ -1,0 +1,297 @@
+/* Kernel benchmark firmware (APP=bench; `invoke bench`, orchestration/priot/bench.py).
+ *
+ * Runs every hot kernel twice on the same seeded data, once the plain reference (`_ref`,
+ * kernels_ref.c) and once the optimised version (kernels.c), on representative shapes of
+ * the tiny CNN (models/tiny_cnn_mnist.prmd.json) and of a VGG11 x1/8 layer, timed with
+ * SysTick (clk_sys cycles; in rp2040js the M0+ cycle model), and prints
+ *   PRIOT BENCH kernel=conv3x3_forward impl=opt shape=c8x14x14-o16 macs=... cycles=...
+ *         crc=0x...
+ * where crc is the CRC-32 of the kernel's output (must be equal for ref and opt), then
+ * PRIOT DONE. macs counts the multiply-accumulates the layer really has (in-range taps
+ * only); for the update / mask kernels it is the number of elements.
+ *
+ * Data: activations 0..127 with about half zeros (post-ReLU), weights int8 over the full
+ * range with 10% zeros (a 90% mask), errors sparse as after a 2x2 max-pool routing (one
+ * non-zero per window) or dense (no pool), scores int16 over the full range. */
+#include <stdint.h>
+#include <string.h>
+#include "board.h"
+#include "lineout.h"
+#include "priot/crc32.h"
+#include "priot/kernels.h"
+#include "priot/kernels_ref.h"
+#include "priot/prune.h"
+
+#define MAX_X 4096u
+#define MAX_Y 6272u
+#define MAX_W 25088u
+#define MAX_HW 1024u
+
+static int8_t xbuf[MAX_X];
+static int8_t wbuf[MAX_W];
+static int8_t ybuf[MAX_Y];
+static int8_t ebuf[MAX_Y];
+static int8_t einbuf[MAX_X];
+static int32_t bias[64];
+static uint32_t accbuf[MAX_HW];
+static int16_t gqbuf[MAX_W];
+static int16_t scores[MAX_W];
+static int8_t weff[MAX_W];
+static uint32_t hist[256];
+
+static uint32_t rng_x;
+
+static uint32_t rnd(void)
+{
+    uint32_t x = rng_x;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return rng_x = x;
+}
+
+static void seed(uint32_t s) { rng_x = s ? s : 0x9E3779B9u; }
+
+static void fill_act(int8_t *p, uint32_t n)
+{
+    while (n--) {
+        uint32_t r = rnd();
+        *p++ = (r >> 9) & 1u ? (int8_t)(r & 0x7Fu) : 0;
+    }
+}
+
+static void fill_w(int8_t *p, uint32_t n)
+{
+    while (n--) {
+        uint32_t r = rnd();
+        *p++ = ((r >> 16) % 10u) == 0u ? 0 : (int8_t)(r & 0xFFu);
+    }
+}
+
+/* errors of c planes of h x w: pooled -> one non-zero (random position) per 2x2 window */
+static void fill_err(int8_t *p, uint32_t c, uint32_t h, uint32_t w, int pooled)
+{
+    uint32_t i, yy, xx;
+    if (!pooled) {
+        for (i = 0; i < c * h * w; i++) {
+            uint32_t r = rnd();
+            p[i] = (r >> 8) & 1u ? (int8_t)((int32_t)(r & 0x7Fu) - 64) : 0;
+        }
+        return;
+    }
+    memset(p, 0, c * h * w);
+    for (i = 0; i < c; i++)
+        for (yy = 0; yy + 1u < h; yy += 2)
+            for (xx = 0; xx + 1u < w; xx += 2) {
+                uint32_t r = rnd();
+                uint32_t k = r & 3u;
+                p[i * h * w + (yy + (k >> 1)) * w + xx + (k & 1u)] =
+                    (int8_t)((int32_t)((r >> 8) & 0x7Fu) - 64);
+            }
+}
+
+static void fill_scores(int16_t *p, uint32_t n)
+{
+    while (n--)
+        *p++ = (int16_t)(rnd() & 0xFFFFu);
+}
+
+static priot_layer_t layer(uint32_t type, uint32_t c, uint32_t h, uint32_t w, uint32_t oc)
+{
+    priot_layer_t L;
+    memset(&L, 0, sizeof(L));
+    L.type = (uint8_t)type;
+    L.flags = PRIOT_FLAG_RELU;
+    L.out_shift = 9;
+    L.err_shift = 7;
+    L.grad_shift = 3;
+    L.in.c = (uint16_t)c;
+    L.in.h = (uint16_t)h;
+    L.in.w = (uint16_t)w;
+    L.out.c = (uint16_t)oc;
+    L.out.h = (uint16_t)h;
+    L.out.w = (uint16_t)w;
+    L.next = L.out;
+    L.in_size = c * h * w;
+    L.out_size = oc * h * w;
+    L.next_size = L.out_size;
+    L.row_edges = type == PRIOT_LAYER_CONV ? c * 9u : c;
+    L.n_edges = L.row_edges * oc;
+    L.w = wbuf;
+    L.bias = bias;
+    return L;
+}
+
+static void report(const char *kernel, const char *impl, const char *shape, uint32_t macs,
+                   uint64_t cycles, uint32_t crc)
+{
+    out_begin("BENCH");
+    out_str("kernel", kernel);
+    out_str("impl", impl);
+    out_str("shape", shape);
+    out_u32("macs", macs);
+    out_u64("cycles", cycles);
+    out_hex("crc", crc);
+    out_end();
+}
+
+static uint32_t conv_macs(const priot_layer_t *L)
+{
+    return (uint32_t)L->out.c * L->in.c * (3u * L->in.h - 2u) * (3u * L->in.w - 2u);
+}
+
+static const char *const IMPL[2] = {"ref", "opt"};
+
+static void bench_conv(const char *shape, uint32_t c, uint32_t h, uint32_t w, uint32_t oc,
+                       int pooled, int first_layer)
+{
+    priot_layer_t L = layer(PRIOT_LAYER_CONV, c, h, w, oc);
+    const uint32_t row = L.row_edges, HW = h * w;
+    uint32_t impl, o, i;
+    uint64_t t0, t1;
+    seed(0x1234u + c * 7u + oc);
+    fill_act(xbuf, L.in_size);
+    fill_w(wbuf, L.n_edges);
+    for (i = 0; i < oc; i++)
+        bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
+    fill_err(ebuf, oc, h, w, pooled);
+    for (impl = 0; impl < 2; impl++) {
+        memset(ybuf, 0x55, L.out_size);
+        t0 = board_cycles();
+        (impl ? priot_conv3x3_forward : priot_conv3x3_forward_ref)(&L, xbuf, wbuf, ybuf, accbuf);
+        t1 = board_cycles();
+        report("conv3x3_forward", IMPL[impl], shape, conv_macs(&L), t1 - t0,
+               priot_crc32(0, (const uint8_t *)ybuf, L.out_size));
+    }
+    if (!first_layer)
+        for (impl = 0; impl < 2; impl++) {
+            memset(einbuf, 0x55, L.in_size);
+            t0 = board_cycles();
+            (impl ? priot_conv3x3_error_backward : priot_conv3x3_error_backward_ref)(
+                &L, ebuf, wbuf, einbuf, accbuf);
+            t1 = board_cycles();
+            report("conv3x3_error_backward", IMPL[impl], shape, conv_macs(&L), t1 - t0,
+                   priot_crc32(0, (const uint8_t *)einbuf, L.in_size));
+        }
+    for (impl = 0; impl < 2; impl++) {
+        memset(gqbuf, 0x55, L.n_edges * 2u);
+        t0 = board_cycles();
+        for (o = 0; o < oc; o++) /* one output channel per call, as the engine does */
+            (impl ? priot_conv3x3_score_grad : priot_conv3x3_score_grad_ref)(
+                &L, ebuf, xbuf, o, o + 1u, gqbuf + o * row);
+        t1 = board_cycles();
+        report("conv3x3_score_grad", IMPL[impl], shape, conv_macs(&L), t1 - t0,
+               priot_crc32_i16le(0, gqbuf, L.n_edges));
+    }
+    (void)HW;
+}
+
+static void bench_fc(const char *shape, uint32_t n, uint32_t oc, int first_layer)
+{
+    priot_layer_t L = layer(PRIOT_LAYER_FC, n, 1, 1, oc);
+    uint32_t impl, o, i;
+    uint64_t t0, t1;
+    seed(0x4321u + n + oc);
+    fill_act(xbuf, n);
+    fill_w(wbuf, L.n_edges);
+    for (i = 0; i < oc; i++)
+        bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
+    fill_err(ebuf, oc, 1, 1, 0);
+    for (impl = 0; impl < 2; impl++) {
+        memset(ybuf, 0x55, oc);
+        t0 = board_cycles();
+        (impl ? priot_fc_forward : priot_fc_forward_ref)(&L, xbuf, wbuf, ybuf);
+        t1 = board_cycles();
+        report("fc_forward", IMPL[impl], shape, n * oc, t1 - t0,
+               priot_crc32(0, (const uint8_t *)ybuf, oc));
+    }
+    if (!first_layer)
+        for (impl = 0; impl < 2; impl++) {
+            memset(einbuf, 0x55, n);
+            t0 = board_cycles();
+            (impl ? priot_fc_error_backward : priot_fc_error_backward_ref)(&L, ebuf, wbuf,
+                                                                           einbuf, accbuf);
+            t1 = board_cycles();
+            report("fc_error_backward", IMPL[impl], shape, n * oc, t1 - t0,
+                   priot_crc32(0, (const uint8_t *)einbuf, n));
+        }
+    for (impl = 0; impl < 2; impl++) {
+        memset(gqbuf, 0x55, L.n_edges * 2u);
+        t0 = board_cycles();
+        for (o = 0; o < oc; o++)
+            (impl ? priot_fc_score_grad : priot_fc_score_grad_ref)(&L, ebuf, xbuf, o, o + 1u,
+                                                                   gqbuf + o * n);
+        t1 = board_cycles();
+        report("fc_score_grad", IMPL[impl], shape, n * oc, t1 - t0,
+               priot_crc32_i16le(0, gqbuf, L.n_edges));
+    }
+}
+
+/* Score update, weight update and the top-k mask over n edges (one layer). */
+static void bench_updates(const char *shape, uint32_t n, uint32_t row)
+{
+    uint32_t impl, o;
+    uint64_t t0, t1;
+    int16_t thr;
+    uint32_t eq, kept;
+    seed(0x5555u + n);
+    fill_w(wbuf, n);
+    for (o = 0; o < n; o++)
+        gqbuf[o] = (int16_t)((int32_t)(rnd() & 0x3FFu) - 0x200);
+    for (impl = 0; impl < 2; impl++) {
+        seed(0x777u);
+        fill_scores(scores, n);
+        t0 = board_cycles();
+        for (o = 0; o < n; o += row) /* one output row per call, as the engine does */
+            (impl ? priot_score_update : priot_score_update_ref)(scores + o, wbuf + o,
+                                                                gqbuf + o, row, 5);
+        t1 = board_cycles();
+        report("score_update", IMPL[impl], shape, n, t1 - t0,
+               priot_crc32_i16le(0, scores, n));
+    }
+    for (impl = 0; impl < 2; impl++) {
+        memcpy(weff, wbuf, n);
+        t0 = board_cycles();
+        for (o = 0; o < n; o += row)
+            (impl ? priot_weight_update : priot_weight_update_ref)(weff + o, gqbuf + o, row, 5);
+        t1 = board_cycles();
+        report("weight_update", IMPL[impl], shape, n, t1 - t0,
+               priot_crc32(0, (const uint8_t *)weff, n));
+    }
+    /* the mask: threshold (two histogram passes) and apply; one implementation */
+    t0 = board_cycles();
+    priot_topk_threshold(scores, n, priot_n_keep(n, 900), hist, &thr, &eq);
+    t1 = board_cycles();
+    report("mask_threshold", "opt", shape, n, t1 - t0, (uint32_t)(uint16_t)thr ^ (eq << 16));
+    t0 = board_cycles();
+    kept = priot_apply_mask(scores, wbuf, n, thr, eq, weff);
+    t1 = board_cycles();
+    report("mask_apply", "opt", shape, n, t1 - t0,
+           priot_crc32(kept, (const uint8_t *)weff, n));
+}
+
+int main(void)
+{
+    board_init();
+    out_begin("BOOT");
+    out_u32("fw", 1);
+    out_u32("clk_hz", board_clk_hz());
+    out_end();
+
+    /* tiny CNN (MNIST): conv 1->8 @28x28 + pool, conv 8->16 @14x14 + pool, fc 784->32,
+     * fc 32->10; VGG11 x1/8 (CIFAR-10): conv 16->32 @8x8 (pooled) */
+    bench_conv("c1x28x28-o8", 1, 28, 28, 8, 1, 1);
+    bench_conv("c8x14x14-o16", 8, 14, 14, 16, 1, 0);
+    bench_conv("c16x8x8-o32", 16, 8, 8, 32, 1, 0);
+    bench_conv("c3x5x7-o5", 3, 5, 7, 5, 0, 0); /* odd sizes, dense errors */
+    bench_fc("n784-o32", 784, 32, 0);
+    bench_fc("n32-o10", 32, 10, 0);
+    bench_updates("n1152-r72", 1152, 72);
+    bench_updates("n25088-r784", 25088, 784);
+
+    out_begin("DONE");
+    out_str("status", "ok");
+    out_end();
+    board_halt();
+    return 0;
+}

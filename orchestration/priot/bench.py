@@ -1,0 +1,211 @@
+"""`invoke bench`: kernel and training-step cost on the emulated Pico, and host throughput.
+
+1. kernels: the bench firmware (firmware/app/bench.c, APP=bench) runs every hot kernel in
+   its plain reference version (`_ref`, kernels_ref.c) and its optimised version
+   (kernels.c) on the same seeded data, timed with SysTick (rp2040js's Cortex-M0+ cycle
+   model); both must give the same output CRC. Reported: cycles, cycles per MAC, the
+   speed-up opt/ref and the ratio to the floor of this core (:data:`FLOOR_CYCLES_PER_MAC`).
+2. whole training step per method: the normal firmware, built once with the reference
+   kernels (make REF=1) and once with the optimised ones, runs a short session
+   (n_train/n_test) per method; the TRAIN record gives cycles per sample and per phase.
+3. host build: training and inference samples per second of libpriot.so.
+
+Results: printed as a table and saved to results/bench/bench.json (atomic write).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import blob, firmware, results
+from .emulator.protocol import Report, parse_line
+
+# The floor used for "x floor": one MULS (1 cycle) + one ADD (1 cycle) per MAC, with every
+# operand load amortised away (operands kept in registers across outputs). See
+# docs/performance.md: on the M0+ MULS overwrites one of its operands, so reusing both
+# operands costs a MOV as well (3 cycles per MAC in practice).
+FLOOR_CYCLES_PER_MAC = 2.0
+MAC_KERNELS = ("conv3x3_forward", "conv3x3_error_backward", "conv3x3_score_grad",
+               "fc_forward", "fc_error_backward", "fc_score_grad")
+RESULT_PATH = results.REPO_ROOT / "results" / "bench" / "bench.json"
+
+
+def _log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def parse_bench_lines(lines) -> list[dict]:
+    """The BENCH records of a bench-firmware run, as dicts with int fields."""
+    rows = []
+    for line in lines:
+        rec = parse_line(line)
+        if rec is None or rec.name != "BENCH":
+            continue
+        rows.append({"kernel": rec.text("kernel"), "impl": rec.text("impl"),
+                     "shape": rec.text("shape"), "macs": rec.int("macs"),
+                     "cycles": rec.int("cycles"), "crc": rec.hex("crc")})
+    return rows
+
+
+def kernel_table(rows: list[dict]) -> list[dict]:
+    """One entry per (kernel, shape): ref and opt cycles, cycles per MAC, ratios."""
+    by: dict[tuple, dict] = {}
+    for r in rows:
+        e = by.setdefault((r["kernel"], r["shape"]), {"kernel": r["kernel"],
+                                                     "shape": r["shape"], "macs": r["macs"]})
+        e[r["impl"]] = r["cycles"]
+        e[f"crc_{r['impl']}"] = r["crc"]
+    out = []
+    for e in by.values():
+        macs = max(1, e["macs"])
+        opt = e.get("opt")
+        ref = e.get("ref")
+        e["opt_per_mac"] = opt / macs if opt is not None else None
+        e["ref_per_mac"] = ref / macs if ref is not None else None
+        e["speedup"] = ref / opt if ref and opt else None
+        e["bit_exact"] = (e.get("crc_ref") == e.get("crc_opt")) if ref is not None else None
+        e["is_mac"] = e["kernel"] in MAC_KERNELS
+        e["opt_vs_floor"] = (e["opt_per_mac"] / FLOOR_CYCLES_PER_MAC
+                             if e["is_mac"] and opt is not None else None)
+        out.append(e)
+    return out
+
+
+def run_kernels(build_dir: Path, timeout_s: float = 300.0, log=_log) -> list[dict]:
+    """Build and run the bench firmware; returns the kernel table."""
+    from .emulator import Rp2040jsBackend, EmulatorUnavailable
+
+    backend = Rp2040jsBackend()
+    ok, why = backend.available()
+    if not ok:
+        raise EmulatorUnavailable(why)
+    image = firmware.build_firmware(build_dir, app="bench")
+    log(f"running the kernel bench ({image.bin.name}) in rp2040js ...")
+    run = backend.run(image.bin, {}, timeout_s=timeout_s)
+    rows = parse_bench_lines(run.lines)
+    if not rows:
+        raise RuntimeError("the bench firmware printed no BENCH records:\n"
+                           + "\n".join(run.lines[-10:]))
+    return kernel_table(rows)
+
+
+def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Path,
+               timeout_s: float = 900.0, log=_log) -> dict:
+    """A short session of the normal firmware (reference or optimised kernels): cycles
+    per training sample and per phase, cycles per inference, score CRC."""
+    from . import pipeline
+    from .emulator import Rp2040jsBackend
+    from .settings import RunSettings
+
+    s = RunSettings(n_train=n_train, n_test=n_test, method=method, build_dir=build_dir)
+    blobs = pipeline.make_blobs(s, log=lambda *_: None)
+    image = firmware.build_firmware(build_dir, ref=ref)
+    run = Rp2040jsBackend().run(image.bin, blobs.at_addresses(), timeout_s=timeout_s)
+    report = Report.from_lines(run.lines)
+    t = report.train
+    n = max(1, t["samples"])
+    after = report.evals["after"]
+    out = {"method": method, "kernels": "ref" if ref else "opt", "samples": t["samples"],
+           "cycles_per_sample": t["cycles"] / n,
+           "phases_per_sample": {k: t[k] / n for k in ("forward", "loss", "backward",
+                                                       "update", "mask") if k in t},
+           "cycles_per_inference": after.cycles / max(1, after.total),
+           "scores_crc": report.scores_crc, "after_correct": after.correct}
+    log(f"{method:<11} {out['kernels']}: {out['cycles_per_sample']:,.0f} cycles per "
+        f"training sample, {out['cycles_per_inference']:,.0f} per inference")
+    return out
+
+
+def host_speed(n: int = 500, method: str = "priot", log=_log) -> dict:
+    """Samples per second of the host build (libpriot.so) for training and inference."""
+    from . import native, pipeline
+    from .settings import RunSettings
+
+    s = RunSettings(n_train=n, n_test=n, method=method)
+    blobs = pipeline.make_blobs(s, log=lambda *_: None)
+    d = blob.decode_dataset(blobs.dataset)
+    native.load()
+    t0 = time.perf_counter()
+    native.host_train(blobs.model, blobs.config, d.train_x, d.train_y)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    native.host_predict(blobs.model, blobs.config, d.test_x)
+    infer_s = time.perf_counter() - t0
+    out = {"method": method, "n": n, "train_samples_per_s": n / train_s,
+           "infer_samples_per_s": n / infer_s}
+    log(f"host build: {out['train_samples_per_s']:,.0f} training samples/s, "
+        f"{out['infer_samples_per_s']:,.0f} inferences/s ({method}, {n} samples)")
+    return out
+
+
+def methods() -> tuple[str, ...]:
+    return tuple(m for m in ("priot", "priot-s", "static-sgd", "niti") if m in blob.METHODS)
+
+
+def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_PATH,
+        log=_log) -> dict:
+    from .settings import DEFAULT_BUILD
+
+    build_dir = Path(build_dir or DEFAULT_BUILD)
+    t0 = time.perf_counter()
+    kernels = run_kernels(build_dir, log=log)
+    n_train, n_test = (5, 5) if quick else (20, 10)
+    steps = []
+    for method in (("priot",) if quick else methods()):
+        for ref in (True, False):
+            steps.append(whole_step(method, ref, n_train, n_test, build_dir, log=log))
+    host = host_speed(100 if quick else 500, log=log)
+    result = {"floor_cycles_per_mac": FLOOR_CYCLES_PER_MAC, "kernels": kernels,
+              "steps": steps, "host": host, "quick": quick,
+              "revision": results.git_revision(),
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "wall_s": time.perf_counter() - t0}
+    results.write_json_atomic(out, result)
+    log(f"saved {out}")
+    return result
+
+
+def _f(v, fmt="{:.2f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def format_table(result: dict) -> str:
+    floor = result["floor_cycles_per_mac"]
+    lines = [f"Kernels on the emulated Cortex-M0+ (rp2040js cycle model, SysTick); floor = "
+             f"{floor:g} cycles/MAC (MULS + ADD, loads amortised)", "",
+             "| kernel | shape | MACs/elements | ref cycles | opt cycles | ref c/MAC | "
+             "opt c/MAC | speed-up | opt x floor | bit-exact |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for e in result["kernels"]:
+        lines.append(
+            f"| {e['kernel']} | {e['shape']} | {e['macs']:,} | {_f(e.get('ref'), '{:,}')} | "
+            f"{_f(e.get('opt'), '{:,}')} | {_f(e['ref_per_mac'])} | {_f(e['opt_per_mac'])} | "
+            f"{_f(e['speedup'])} | {_f(e['opt_vs_floor'])} | "
+            f"{'-' if e['bit_exact'] is None else ('yes' if e['bit_exact'] else 'NO')} |")
+    steps = result["steps"]
+    if steps:
+        lines += ["", "Whole training step (tiny CNN, rotated MNIST; cycles per sample):", "",
+                  "| method | kernels | cycles/sample | ms @125 MHz | forward | loss | "
+                  "backward | update | mask | cycles/inference | scores crc |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for s in steps:
+            p = s["phases_per_sample"]
+            lines.append(
+                f"| {s['method']} | {s['kernels']} | {s['cycles_per_sample']:,.0f} | "
+                f"{s['cycles_per_sample'] / 125e3:.1f} | "
+                + " | ".join(f"{p.get(k, 0):,.0f}" for k in ("forward", "loss", "backward",
+                                                             "update", "mask"))
+                + f" | {s['cycles_per_inference']:,.0f} | 0x{s['scores_crc']:08x} |")
+        by = {(s["method"], s["kernels"]): s for s in steps}
+        for m in dict.fromkeys(s["method"] for s in steps):
+            if (m, "ref") in by and (m, "opt") in by:
+                r, o = by[(m, "ref")], by[(m, "opt")]
+                same = r["scores_crc"] == o["scores_crc"]
+                lines.append(f"  {m}: x{r['cycles_per_sample'] / o['cycles_per_sample']:.2f} "
+                             f"per training step, same scores: {'yes' if same else 'NO'}")
+    h = result.get("host")
+    if h:
+        lines += ["", f"Host build: {h['train_samples_per_s']:,.0f} training samples/s, "
+                      f"{h['infer_samples_per_s']:,.0f} inferences/s ({h['method']}, "
+                      f"{h['n']} samples)"]
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""The optimised kernels (kernels.c) agree bit for bit with the plain reference kernels
+(kernels_ref.c) and with the numpy reference, on shapes that hit every path of the
+optimised code: odd/even sizes, 1x1 and 1xN planes, channel counts that are not a
+multiple of any unroll factor, saturating inputs (-128/127 everywhere), zero and sparse
+errors, pruned (zero) weights, every o_begin/o_end range of the score gradient.
+Also the bench firmware in the emulator: opt == ref output CRCs, conv forward faster."""
+import itertools
+
+import numpy as np
+import pytest
+
+from priot import native as N
+from priot import reference as R
+
+CONV_SHAPES = [(1, 1, 1, 1), (1, 1, 2, 3), (2, 3, 1, 2), (3, 2, 5, 1), (1, 5, 5, 2),
+               (3, 4, 7, 5), (8, 6, 6, 16), (5, 7, 9, 3), (1, 28, 28, 8), (4, 3, 14, 7),
+               (16, 8, 8, 3), (2, 2, 2, 2), (3, 1, 9, 4), (2, 9, 1, 3)]
+FC_SHAPES = [(1, 1), (2, 1), (3, 5), (4, 4), (5, 3), (7, 9), (31, 10), (32, 10), (33, 7),
+             (784, 3), (65, 13)]
+FILLS = ("random", "max", "min", "alternate", "sparse")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lib():
+    return N.load()
+
+
+def fill(rng, shape, kind, lo=-128, hi=127):
+    if kind == "max":
+        return np.full(shape, hi, dtype=np.int8)
+    if kind == "min":
+        return np.full(shape, lo, dtype=np.int8)
+    if kind == "alternate":
+        a = np.full(int(np.prod(shape)), hi, dtype=np.int8)
+        a[::2] = lo
+        return a.reshape(shape)
+    a = rng.integers(lo, hi + 1, shape).astype(np.int8)
+    if kind == "sparse":
+        a[rng.random(shape) < 0.75] = 0
+    return a
+
+
+def both(fn, *args):
+    """(optimised, reference) results of a native single-kernel function."""
+    opt = fn(*args)
+    with N.reference_kernels():
+        ref = fn(*args)
+    return opt, ref
+
+
+def np_conv_forward(x, w, bias, shift, relu):
+    y = R.sat8(R.round_shift(R.conv_acc(x, w, bias), shift))
+    return np.maximum(y, 0) if relu else y
+
+
+def np_fc_forward(x, w, bias, shift, relu):
+    y = R.sat8(R.round_shift(R.fc_acc(x, w, bias), shift))
+    return np.maximum(y, 0) if relu else y
+
+
+@pytest.mark.parametrize("c,h,w,oc", CONV_SHAPES)
+def test_conv_kernels_opt_equal_ref_and_numpy(c, h, w, oc):
+    rng = np.random.default_rng(c * 1000 + h * 100 + w * 10 + oc)
+    for kx, kw, ke in itertools.product(("random", "max", "min"), ("random", "min", "sparse"),
+                                        ("random", "sparse", "min")):
+        x = fill(rng, (c, h, w), kx)
+        wt = fill(rng, (oc, c, 3, 3), kw)
+        e = fill(rng, (oc, h, w), ke)
+        bias = rng.integers(-2**20, 2**20, oc).astype(np.int32)
+        shift = int(rng.integers(0, 14))
+        relu = bool(rng.integers(0, 2))
+        opt, ref = both(N.conv_forward, x, wt, bias, shift, relu)
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, np_conv_forward(x, wt, bias, shift, relu))
+        opt, ref = both(N.conv_error_backward, e, wt, shift)
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, R.sat8(R.round_shift(R.conv_error_acc(e, wt), shift)))
+        opt, ref = both(N.conv_score_grad, e, x, shift)
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, R.sat16(R.round_shift(R.conv_score_grad(e, x), shift)))
+
+
+def test_conv_zero_errors_and_weights():
+    rng = np.random.default_rng(5)
+    x = fill(rng, (3, 6, 5), "random")
+    e = np.zeros((4, 6, 5), dtype=np.int8)
+    wt = np.zeros((4, 3, 3, 3), dtype=np.int8)
+    for fn, args in ((N.conv_forward, (x, wt, None, 3, False)),
+                     (N.conv_error_backward, (e, fill(rng, (4, 3, 3, 3), "random"), 2)),
+                     (N.conv_score_grad, (e, x, 0))):
+        opt, ref = both(fn, *args)
+        assert np.array_equal(opt, ref)
+        assert not opt.any()
+
+
+@pytest.mark.parametrize("n,oc", FC_SHAPES)
+def test_fc_kernels_opt_equal_ref_and_numpy(n, oc):
+    rng = np.random.default_rng(n * 100 + oc)
+    for kind in FILLS:
+        x = fill(rng, n, kind)
+        wt = fill(rng, (oc, n), kind if kind != "sparse" else "random")
+        e = fill(rng, oc, kind)
+        bias = rng.integers(-2**20, 2**20, oc).astype(np.int32)
+        shift = int(rng.integers(0, 16))
+        relu = bool(rng.integers(0, 2))
+        opt, ref = both(N.fc_forward, x, wt, bias, shift, relu)
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, np_fc_forward(x, wt, bias, shift, relu))
+        opt, ref = both(N.fc_error_backward, e, wt, shift)
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, R.sat8(R.round_shift(R.fc_error_acc(e, wt), shift)))
+        opt, ref = both(N.fc_score_grad, e, x, shift)
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, R.sat16(R.round_shift(R.fc_score_grad(e, x), shift)))
+
+
+@pytest.mark.parametrize("kind", ["conv", "fc"])
+def test_score_grad_every_channel_range(kind):
+    rng = np.random.default_rng(11)
+    oc = 5
+    x = fill(rng, (3, 4, 5) if kind == "conv" else 13, "random")
+    e = fill(rng, (oc, 4, 5) if kind == "conv" else oc, "sparse")
+    e[1] = 0  # one all-zero channel
+    full = (N.conv_score_grad(e, x, 2) if kind == "conv" else N.fc_score_grad(e, x, 2))
+    full = full.reshape(oc, -1)
+    for ob in range(oc + 1):
+        for oe in range(ob, oc + 1):
+            opt, ref = both(N.score_grad_range, e, x, 2, ob, oe)
+            assert np.array_equal(opt, ref), (ob, oe)
+            assert np.array_equal(opt, full[ob:oe].reshape(-1)), (ob, oe)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 8, 9, 72, 784, 1001])
+def test_updates_opt_equal_ref_and_numpy(n):
+    rng = np.random.default_rng(n)
+    for kind in FILLS:
+        w = fill(rng, n, kind)
+        s = rng.integers(-2**15, 2**15, n).astype(np.int16)
+        if kind in ("max", "min"):
+            s[:] = 32767 if kind == "max" else -32768
+        g = rng.integers(-2**15, 2**15, n).astype(np.int16)
+        if kind == "alternate":
+            g[::2] = -32768
+            g[1::2] = 32767
+        for lr in (0, 1, 5, 9, 15, 31):
+            opt, ref = both(N.score_update, s, g, w, lr)
+            assert np.array_equal(opt, ref)
+            assert np.array_equal(opt, R.score_update(s, g, w, lr))
+            opt, ref = both(N.weight_update, w, g, lr)
+            assert np.array_equal(opt, ref)
+            assert np.array_equal(opt, R.weight_update(w, g, lr))
+
+
+@pytest.mark.emulator
+def test_bench_firmware_opt_matches_ref_and_is_faster(tmp_path):
+    from priot import bench
+    from priot.emulator import Rp2040jsBackend
+
+    ok, why = Rp2040jsBackend().available()
+    if not ok:
+        pytest.skip(why)
+    table = bench.run_kernels(tmp_path / "build", timeout_s=120, log=lambda *_: None)
+    assert {e["kernel"] for e in table} >= set(bench.MAC_KERNELS) | {"score_update",
+                                                                     "mask_threshold"}
+    for e in table:
+        if e["bit_exact"] is not None:
+            assert e["bit_exact"], e
+    for e in table:
+        if e["kernel"] == "conv3x3_forward":
+            assert e["opt"] < e["ref"], e
