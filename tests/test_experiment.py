@@ -98,7 +98,7 @@ def test_device_costs_niti_priot_priot_s(arm_toolchain, backend, tmp_path):
     """Each method once on the emulated Pico: bit-exact with the host. NITI's dynamic
     scales cost cycles the static shifts avoid: its range searches alone (the scale phase)
     are > 3% of its step, and its step costs >= 5% more than the same training with static
-    shifts (measured: 14%). Against PRIOT's step it is about even (measured 1.00-1.04x:
+    shifts (measured: 10%), both with the plain reference kernels. Against PRIOT's step it is about even (measured 1.00-1.04x:
     PRIOT spends on its mask what NITI spends on scales), so that is not asserted.
     PRIOT-S 10% keeps a tenth of PRIOT's score bytes and less SRAM."""
     plan = ex.Plan(angles=(45.0,), methods=("static-sgd", "niti", "priot", "priot-s 10%"),
@@ -112,8 +112,10 @@ def test_device_costs_niti_priot_priot_s(arm_toolchain, backend, tmp_path):
     assert all(d["fits"] and d["bit_exact"] for d in dev.values())
     niti, priot, sub = dev["niti"], dev["priot"], dev["priot-s 10%"]
     assert niti["phases"]["scale"] > 0 and priot["phases"]["scale"] == 0
-    assert niti["phases"]["scale"] > 0.03 * niti["train_cycles"]
-    assert niti["train_cycles"] > 1.05 * dev["static-sgd"]["train_cycles"]
+    plain_niti = niti["plain_kernels"]   # the even ground: every method on plain kernels
+    assert plain_niti["phases"]["scale"] > 0.03 * plain_niti["train_cycles"]
+    assert plain_niti["train_cycles"] > 1.05 * dev["static-sgd"]["plain_kernels"]["train_cycles"]
+    assert priot["train_cycles"] < priot["plain_kernels"]["train_cycles"]   # optimised
     assert 0.09 < sub["score_bytes"] / priot["score_bytes"] < 0.11
     assert sub["sram_total"] < priot["sram_total"]
     assert "niti step vs priot step" in ex.claims([], dev)

@@ -340,9 +340,25 @@ class Experiment:
 # ---------------------------------------------------------------- device costs
 
 
+def _cycles(report) -> dict:
+    t, n = report.train, report.train["samples"]
+    return {"train_samples": n, "test_samples": report.evals["after"].total,
+            "train_cycles": t["cycles"] / n,
+            "phases": {k: t[k] / n for k in ("forward", "loss", "backward", "update", "mask",
+                                              "scale")},
+            "infer_cycles": report.evals["after"].cycles / report.evals["after"].total}
+
+
+def _agrees(report, host) -> bool:
+    return (report.scores_crc == host.score_crc
+            and [report.evals[p].correct for p in ("frozen", "before", "after")]
+            == [host.frozen_correct, host.before_correct, host.after_correct])
+
+
 def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
-    """Each integer method once in the emulator (first angle, chosen knobs); cached in
-    device/<method>.json for resuming."""
+    """Each integer method once in the emulator (first angle, chosen knobs), built with the
+    optimised kernels and with the plain reference kernels (the fair ground for comparing
+    methods whose kernels are not equally optimised); cached in device/<method>.json."""
     from . import data, firmware, native, pipeline
     from .settings import RunSettings
 
@@ -362,35 +378,30 @@ def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
         cfg = config_for(m, chosen[(angle, m)]["point"], 1)
         cfg.progress_every = 0
         blobs = pipeline.Blobs(model, dataset, blob.encode_config(cfg))
+        host = native.host_run(model, dataset, blobs.config, want_scores=False,
+                               want_predictions=False)
         t0 = time.perf_counter()
-        try:
-            report, _, elf = pipeline.run_firmware(settings, blobs, log=lambda *_: None)
+        try:   # the optimised kernels, then the plain reference kernels (make REF=1)
+            runs = [pipeline.run_firmware(settings, blobs, log=lambda *_: None,
+                                          reference_kernels=ref) for ref in (False, True)]
         except pipeline.planner.PlanError as exc:   # does not fit: a result, not a crash
             out[m] = {"fits": False, "why": str(exc)}
             results.write_json_atomic(path, out[m])
             log(f"device {m}: does not fit ({exc})")
             continue
-        host = native.host_run(model, dataset, blobs.config, want_scores=False,
-                               want_predictions=False)
-        t, n = report.train, report.train["samples"]
+        (report, _, elf), (plain, _, _) = runs
         mem = firmware.elf_memory(elf)
         arena_cap = pipeline.planner.arena_capacity(elf)
+        static = mem["sram_bytes"] - arena_cap   # without the arena reservation
         out[m] = {
             "fits": True, "angle": angle, "point": chosen[(angle, m)]["point"],
-            "train_samples": n, "test_samples": report.evals["after"].total,
-            "train_cycles": t["cycles"] / n,
-            "phases": {k: t[k] / n for k in ("forward", "loss", "backward", "update", "mask",
-                                              "scale")},
-            "infer_cycles": report.evals["after"].cycles / report.evals["after"].total,
+            **_cycles(report),
+            "plain_kernels": _cycles(plain),
             "arena_used": report.mem["arena_used"], "score_bytes": report.mem["score_bytes"],
-            "stack_peak": report.mem["stack_peak"],
-            "static_sram": mem["sram_bytes"] - arena_cap,   # without the arena reservation
+            "stack_peak": report.mem["stack_peak"], "static_sram": static,
             "firmware_flash": mem["flash_bytes"], "model_flash": len(model),
-            "sram_total": mem["sram_bytes"] - arena_cap + report.mem["arena_used"]
-                          + report.mem["stack_peak"],
-            "bit_exact": (report.scores_crc == host.score_crc
-                          and [report.evals[p].correct for p in ("frozen", "before", "after")]
-                          == [host.frozen_correct, host.before_correct, host.after_correct]),
+            "sram_total": static + report.mem["arena_used"] + report.mem["stack_peak"],
+            "bit_exact": all(_agrees(r, host) for r in (report, plain)),
             "wall_seconds": round(time.perf_counter() - t0, 1),
             "revision": results.git_revision(),
         }
@@ -469,6 +480,10 @@ def claims(rows: list[dict], device: dict) -> dict:
             out["niti scale share"] = n["phases"]["scale"] / n["train_cycles"]
             if sgd and sgd.get("fits"):
                 out["niti step vs static-sgd step"] = n["train_cycles"] / sgd["train_cycles"]
+                out["niti step vs static-sgd step, plain kernels"] = (
+                    n["plain_kernels"]["train_cycles"] / sgd["plain_kernels"]["train_cycles"])
+            out["niti step vs priot step, plain kernels"] = (
+                n["plain_kernels"]["train_cycles"] / p["plain_kernels"]["train_cycles"])
     return out
 
 

@@ -253,8 +253,9 @@ class Summary:
         return "\n".join(lines)
 
 
-def run_firmware(s: RunSettings, blobs: Blobs, log=_log):
-    """Build the firmware and run it on the settings' backend; returns (report, result, elf)."""
+def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool = False):
+    """Build the firmware and run it on the settings' backend; returns (report, result, elf).
+    reference_kernels: the image built with the plain reference kernels (make REF=1)."""
     from . import firmware, toolchain
     from .emulator.protocol import Report
 
@@ -269,7 +270,7 @@ def run_firmware(s: RunSettings, blobs: Blobs, log=_log):
         raise EmulatorUnavailable(why)
     toolchain.ensure_arm_toolchain(install=True)
     log("building firmware ...")
-    image = firmware.build_firmware(s.build_dir)
+    image = firmware.build_firmware(s.build_dir, ref=reference_kernels)
     memory_plan = planner.plan(blobs.model, blobs.dataset, blobs.config, image.elf)
     memory_plan.require_fit()  # refuse before a long emulator run
     log(f"running on {backend.name} (timeout {s.timeout_s:g} s) ...")
