@@ -51,7 +51,21 @@ GRIDS = {
     "priot-s 20%": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6], "score_permille": [200]},
     "float": {"lr": [0.03, 0.1, 0.3, 1.0]},
 }
+# VGG11: its scores and weights move on another scale (larger learning-rate shifts win on
+# validation, docs/vgg11.md), so its grids reach further; same number of points
+GRIDS_VGG11 = {
+    "static-sgd": {"lr_shift": [8, 9, 10, 11, 12, 13]},
+    "niti": {"lr_shift": [2, 3, 4, 5, 6]},
+    "priot": {"keep_permille": [700, 900], "lr_shift": [5, 7, 9]},
+    "priot-s 10%": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9], "score_permille": [100]},
+    "priot-s 20%": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9], "score_permille": [200]},
+    "float": {"lr": [0.03, 0.1, 0.3, 1.0]},
+}
 PAPER = {"gain_min": 8.08, "gain_max": 33.75}
+
+
+def grids_for(arch: str) -> dict:
+    return GRIDS_VGG11 if arch == "vgg11" else GRIDS
 
 
 @dataclass(frozen=True)
@@ -247,8 +261,8 @@ def _base_spec(plan: Plan, angle: float) -> dict:
             "n_test": plan.n_test, "n_tune": plan.n_tune}
 
 
-def _grid_points(method: str) -> list[dict]:
-    grid = GRIDS[method]
+def _grid_points(method: str, arch: str = "tiny_cnn") -> list[dict]:
+    grid = grids_for(arch)[method]
     keys = list(grid)
     return [dict(zip(keys, v)) for v in itertools.product(*(grid[k] for k in keys))]
 
@@ -257,7 +271,7 @@ def tune_specs(plan: Plan) -> list[dict]:
     return [dict(_base_spec(plan, a), kind="tune", method=m, point=p, seed=s,
                  points=[plan.n_tune])
             for a in plan.angles for m in plan.methods if m in GRIDS
-            for p in _grid_points(m) for s in range(1, plan.tune_seeds + 1)]
+            for p in _grid_points(m, plan.arch) for s in range(1, plan.tune_seeds + 1)]
 
 
 def choose(plan: Plan, records: list[dict]) -> dict:
@@ -269,7 +283,7 @@ def choose(plan: Plan, records: list[dict]) -> dict:
             if m not in GRIDS:
                 continue
             scores = []
-            for p in _grid_points(m):
+            for p in _grid_points(m, plan.arch):
                 accs = [r["result"]["accuracy"][-1] for r in records
                         if r["spec"]["angle"] == float(a) and r["spec"]["method"] == m
                         and r["spec"]["point"] == p]
@@ -436,7 +450,8 @@ def summarise(plan: Plan, chosen: dict, tested: list[dict], device: dict) -> dic
                 "curve_std": [float(v) for v in curves.std(axis=0)],
                 "revisions": sorted({r["revision"] for r in recs}),
             })
-    return {"plan": asdict(plan), "grids": {m: GRIDS[m] for m in plan.methods if m in GRIDS},
+    return {"plan": asdict(plan),
+            "grids": {m: grids_for(plan.arch)[m] for m in plan.methods if m in GRIDS},
             "rows": rows, "device": device, "claims": claims(rows, device),
             "revision": results.git_revision(), "paper": PAPER,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .experiment import GRIDS, PAPER
+from .experiment import PAPER
 
 CLK_HZ = 125_000_000
 LABELS = {"frozen": "frozen int8 (no training)", "static-sgd": "static-scale SGD (int8 weights)",
@@ -48,8 +48,8 @@ def markdown(summary: dict, command: str = "") -> str:
                           if (a, m) in by and by[(a, m)]["chosen"]) or "-"
         out.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {knobs} |")
     out += ["", "Grids searched: " + "; ".join(
-        f"{m}: " + ", ".join(f"{k} {v}" for k, v in GRIDS[m].items())
-        for m in methods if m in GRIDS) + ".", ""]
+        f"{m}: " + ", ".join(f"{k} {v}" for k, v in grid.items())
+        for m, grid in summary["grids"].items()) + ".", ""]
 
     if device:
         out += ["### On the emulated Pico (rp2040js, 125 MHz clk_sys)", "",
