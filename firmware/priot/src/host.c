@@ -131,6 +131,41 @@ int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *
     return PRIOT_OK;
 }
 
+int32_t priot_host_curve(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
+                         uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
+                         uint8_t *arena, uint32_t arena_size, const uint32_t *points,
+                         uint32_t n_points, uint32_t *correct_out)
+{
+    priot_model_t m;
+    priot_dataset_t d;
+    priot_config_t c;
+    priot_session_t s;
+    priot_status_t st;
+    uint32_t i = 0, j, n_te;
+    if (!points || !correct_out)
+        return PRIOT_E_ARG;
+    st = priot_parse_model(model, model_len, &m);
+    if (st == PRIOT_OK)
+        st = priot_parse_dataset(dataset, dataset_len, &d);
+    if (st == PRIOT_OK)
+        st = priot_parse_config(config, config_len, &c);
+    if (st == PRIOT_OK)
+        st = priot_check_dataset(&m, &d);
+    if (st == PRIOT_OK)
+        st = priot_session_init(&s, &m, &c, arena, arena_size);
+    if (st != PRIOT_OK)
+        return st;
+    n_te = c.test_limit && c.test_limit < d.n_test ? c.test_limit : d.n_test;
+    for (j = 0; j < n_points; j++) {
+        if (j && points[j] < points[j - 1])
+            return PRIOT_E_ARG;
+        for (; i < points[j] && i < d.n_train; i++)
+            priot_train_step(&s, d.train_x + i * d.image_size, d.train_y[i]);
+        correct_out[j] = priot_evaluate(&s, &d, n_te, 1, PRIOT_PHASE_AFTER);
+    }
+    return PRIOT_OK;
+}
+
 /* Parse model + config and set up a session whose scores are scores_in (if given). */
 static priot_status_t open_session(priot_session_t *s, priot_model_t *m,
                                    const uint8_t *model, uint32_t model_len,

@@ -40,6 +40,16 @@ int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *
                        int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
                        uint32_t pred_cap);
 
+/* Accuracy curve in one pass: for each of the n_points ascending `points`, train on the
+ * dataset's training samples up to that count (in order, one pass; train_limit and epochs
+ * are ignored) and count the correct predictions on the test samples (test_limit
+ * honoured) with the trained state, as priot_run's "after" evaluation would after that
+ * many samples. correct_out: n_points counts. */
+int32_t priot_host_curve(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
+                         uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
+                         uint8_t *arena, uint32_t arena_size, const uint32_t *points,
+                         uint32_t n_points, uint32_t *correct_out);
+
 /* Session-level training: scores_in (optional, n_edges entries) replaces the initial
  * scores (masks recomputed), then n training steps on images (n * image bytes) and
  * labels; the final scores go to scores_out and w_eff to weff_out (each optional,
