@@ -1,8 +1,8 @@
 /* Kernel benchmark firmware (APP=bench; `invoke bench`, orchestration/priot/bench.py).
  *
  * Runs every hot kernel twice on the same seeded data, once the plain reference (`_ref`,
- * kernels_ref.c) and once the optimised version (kernels.c), on representative shapes of
- * the tiny CNN (models/tiny_cnn_mnist.prmd.json) and of a VGG11 x1/8 layer, timed with
+ * kernels_ref.c, niti_ref.c) and once the optimised version (kernels.c, niti.c), on
+ * representative shapes of the tiny CNN (models/tiny_cnn_mnist.prmd.json) and of a VGG11 x1/8 layer, timed with
  * SysTick (clk_sys cycles; in rp2040js the M0+ cycle model), and prints
  *   PRIOT BENCH kernel=conv3x3_forward impl=opt shape=c8x14x14-o16 macs=... cycles=...
  *         crc=0x...
