@@ -1,8 +1,8 @@
 /* Kernel benchmark firmware (APP=bench; `invoke bench`, orchestration/priot/bench.py).
  *
  * Runs every hot kernel twice on the same seeded data, once the plain reference (`_ref`,
- * kernels_ref.c) and once the optimised version (kernels.c), on representative shapes of
- * the tiny CNN (models/tiny_cnn_mnist.prmd.json) and of a VGG11 x1/8 layer, timed with
+ * kernels_ref.c, niti_ref.c) and once the optimised version (kernels.c, niti.c), on
+ * representative shapes of the tiny CNN (models/tiny_cnn_mnist.prmd.json) and of a VGG11 x1/8 layer, timed with
  * SysTick (clk_sys cycles; in rp2040js the M0+ cycle model), and prints
  *   PRIOT BENCH kernel=conv3x3_forward impl=opt shape=c8x14x14-o16 macs=... cycles=...
  *         crc=0x...
@@ -20,6 +20,8 @@
 #include "priot/crc32.h"
 #include "priot/kernels.h"
 #include "priot/kernels_ref.h"
+#include "priot/niti.h"
+#include "priot/niti_ref.h"
 #include "priot/prune.h"
 
 #define MAX_X 4096u
@@ -38,6 +40,7 @@ static int16_t gqbuf[MAX_W];
 static int16_t scores[MAX_W];
 static int8_t weff[MAX_W];
 static uint32_t hist[256];
+static uint32_t wide[MAX_Y]; /* NITI: a whole tensor of int32 accumulators */
 
 static uint32_t rng_x;
 
@@ -270,6 +273,89 @@ static void bench_updates(const char *shape, uint32_t n, uint32_t row)
            priot_crc32(kept, (const uint8_t *)weff, n));
 }
 
+
+/* NITI kernels (niti.c vs niti_ref.c): int32 accumulators of whole tensors, the max
+ * search and the requantisation over them, the weight update of one layer. */
+#define TIMED(call) (t0 = board_cycles(), (call), t1 = board_cycles(), t1 - t0)
+
+static void bench_niti_conv(const char *shape, uint32_t c, uint32_t h, uint32_t w, uint32_t oc,
+                            int first_layer)
+{
+    priot_layer_t L = layer(PRIOT_LAYER_CONV, c, h, w, oc);
+    uint32_t impl, o, i, crc;
+    uint64_t t0, t1, cyc;
+    seed(0x1234u + c * 7u + oc);
+    fill_act(xbuf, L.in_size);
+    fill_w(wbuf, L.n_edges);
+    for (i = 0; i < oc; i++)
+        bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
+    fill_err(ebuf, oc, h, w, 1);
+    for (impl = 0; impl < 2; impl++) {
+        cyc = TIMED((impl ? priot_conv3x3_acc32 : priot_conv3x3_acc32_ref)(&L, xbuf, wbuf, 1,
+                                                                           wide));
+        report("niti_conv3x3_acc32", IMPL[impl], shape, conv_macs(&L), cyc,
+               priot_crc32(0, (const uint8_t *)wide, L.out_size * 4u));
+        cyc = TIMED(crc = (impl ? priot_max_abs32 : priot_max_abs32_ref)(wide, L.out_size));
+        report("niti_max_abs32", IMPL[impl], shape, L.out_size, cyc, crc);
+        cyc = TIMED((impl ? priot_requant32 : priot_requant32_ref)(wide, L.out_size, 9, 1,
+                                                                   ybuf));
+        report("niti_requant32", IMPL[impl], shape, L.out_size, cyc,
+               priot_crc32(0, (const uint8_t *)ybuf, L.out_size));
+    }
+    if (!first_layer)
+        for (impl = 0; impl < 2; impl++) {
+            cyc = TIMED((impl ? priot_conv3x3_error_acc32 : priot_conv3x3_error_acc32_ref)(
+                &L, ebuf, wbuf, wide));
+            report("niti_conv3x3_error_acc32", IMPL[impl], shape, conv_macs(&L), cyc,
+                   priot_crc32(0, (const uint8_t *)wide, L.in_size * 4u));
+        }
+    for (impl = 0; impl < 2; impl++) {
+        t0 = board_cycles();
+        for (o = 0; o < oc; o++) /* one output channel per call, as the engine does */
+            (impl ? priot_conv3x3_grad32 : priot_conv3x3_grad32_ref)(&L, ebuf, xbuf, o,
+                                                                     wide + o * L.row_edges);
+        t1 = board_cycles();
+        report("niti_conv3x3_grad32", IMPL[impl], shape, conv_macs(&L), t1 - t0,
+               priot_crc32(0, (const uint8_t *)wide, L.n_edges * 4u));
+        memcpy(weff, wbuf, L.n_edges);
+        cyc = TIMED((impl ? priot_weight_update32 : priot_weight_update32_ref)(
+            weff, wide, L.n_edges, 12));
+        report("niti_weight_update32", IMPL[impl], shape, L.n_edges, cyc,
+               priot_crc32(0, (const uint8_t *)weff, L.n_edges));
+    }
+}
+
+static void bench_niti_fc(const char *shape, uint32_t n, uint32_t oc)
+{
+    priot_layer_t L = layer(PRIOT_LAYER_FC, n, 1, 1, oc);
+    uint32_t impl, o, i, crc;
+    uint64_t t0, t1, cyc;
+    seed(0x4321u + n + oc);
+    fill_act(xbuf, n);
+    fill_w(wbuf, L.n_edges);
+    for (i = 0; i < oc; i++)
+        bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
+    fill_err(ebuf, oc, 1, 1, 0);
+    for (impl = 0; impl < 2; impl++) {
+        cyc = TIMED((impl ? priot_fc_acc32 : priot_fc_acc32_ref)(&L, xbuf, wbuf, 1, wide));
+        report("niti_fc_acc32", IMPL[impl], shape, n * oc, cyc,
+               priot_crc32(0, (const uint8_t *)wide, oc * 4u));
+        cyc = TIMED((impl ? priot_fc_error_acc32 : priot_fc_error_acc32_ref)(&L, ebuf, wbuf,
+                                                                             wide));
+        report("niti_fc_error_acc32", IMPL[impl], shape, n * oc, cyc,
+               priot_crc32(0, (const uint8_t *)wide, n * 4u));
+        /* one output row at a time into `wide` (n words), the CRC chained over the rows */
+        cyc = 0;
+        crc = 0;
+        for (o = 0; o < oc; o++) {
+            cyc += TIMED((impl ? priot_fc_grad32 : priot_fc_grad32_ref)(&L, ebuf, xbuf, o,
+                                                                        wide));
+            crc = priot_crc32(crc, (const uint8_t *)wide, n * 4u);
+        }
+        report("niti_fc_grad32", IMPL[impl], shape, n * oc, cyc, crc);
+    }
+}
+
 int main(void)
 {
     board_init();
@@ -288,6 +374,10 @@ int main(void)
     bench_fc("n32-o10", 32, 10, 0);
     bench_updates("n1152-r72", 1152, 72);
     bench_updates("n25088-r784", 25088, 784);
+    bench_niti_conv("c1x28x28-o8", 1, 28, 28, 8, 1);
+    bench_niti_conv("c8x14x14-o16", 8, 14, 14, 16, 0);
+    bench_niti_fc("n784-o32", 784, 32);
+    bench_niti_fc("n32-o10", 32, 10);
 
     out_begin("DONE");
     out_str("status", "ok");

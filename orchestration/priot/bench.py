@@ -26,7 +26,9 @@ from .emulator.protocol import Report, parse_line
 # operands costs a MOV as well (3 cycles per MAC in practice).
 FLOOR_CYCLES_PER_MAC = 2.0
 MAC_KERNELS = ("conv3x3_forward", "conv3x3_error_backward", "conv3x3_score_grad",
-               "fc_forward", "fc_error_backward", "fc_score_grad")
+               "fc_forward", "fc_error_backward", "fc_score_grad",
+               "niti_conv3x3_acc32", "niti_conv3x3_error_acc32", "niti_conv3x3_grad32",
+               "niti_fc_acc32", "niti_fc_error_acc32", "niti_fc_grad32")
 RESULT_PATH = results.REPO_ROOT / "results" / "bench" / "bench.json"
 
 

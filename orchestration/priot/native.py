@@ -92,6 +92,14 @@ _SIGNATURES = {
     "priot_host_score_grad_range": (None, [_U32] * 8 + [_P, _P, _P]),
     "priot_host_score_update": (None, [_P, _P, _P, _U32, _U32]),
     "priot_host_weight_update": (None, [_P, _P, _U32, _U32]),
+    "priot_host_niti_conv_acc": (None, [_U32] * 4 + [_I32, _P, _P, _P, _P]),
+    "priot_host_niti_fc_acc": (None, [_U32, _U32, _I32, _P, _P, _P, _P]),
+    "priot_host_niti_conv_error_acc": (None, [_U32] * 4 + [_P, _P, _P]),
+    "priot_host_niti_fc_error_acc": (None, [_U32, _U32, _P, _P, _P]),
+    "priot_host_niti_grad": (None, [_U32] * 5 + [_P, _P, _P]),
+    "priot_host_niti_max_abs": (_U32, [_P, _U32]),
+    "priot_host_niti_requant": (None, [_P, _U32, _U32, _I32, _P]),
+    "priot_host_niti_weight_update": (None, [_P, _P, _U32, _U32]),
     "priot_relu_backward": (None, [_P, _P, _U32]),
     "priot_score_update": (None, [_P, _P, _P, _U32, _U32]),
     "priot_softmax_ce_error": (None, [_P, _U32, _U32, _P, _P]),
@@ -491,10 +499,94 @@ def weight_update(w, gq, lr_shift: int) -> np.ndarray:
     return w
 
 
+# ---------------------------------------------------------------- NITI kernels (niti.h)
+# int32 accumulators are returned as int32 arrays (the uint32 words reinterpreted).
+
+def niti_conv_acc(x, w, bias, d: int) -> np.ndarray:
+    """x (C, H, W), w (OC, C, 3, 3), bias (OC,) or None, exponent offset d -> (OC, H, W)."""
+    x = _buf(x, np.int8)
+    w = _buf(w, np.int8)
+    c, h, wd = x.shape
+    oc = w.shape[0]
+    assert w.shape == (oc, c, 3, 3)
+    b = None if bias is None else _buf(bias, np.int32)
+    acc = np.zeros((oc, h, wd), dtype=np.uint32)
+    load().priot_host_niti_conv_acc(c, h, wd, oc, d, _ptr(x), _ptr(w), _ptr(b), _ptr(acc))
+    return acc.view(np.int32)
+
+
+def niti_fc_acc(x, w, bias, d: int) -> np.ndarray:
+    x = _buf(x, np.int8).reshape(-1)
+    w = _buf(w, np.int8)
+    oc = w.shape[0]
+    assert w.shape == (oc, x.size)
+    b = None if bias is None else _buf(bias, np.int32)
+    acc = np.zeros(oc, dtype=np.uint32)
+    load().priot_host_niti_fc_acc(x.size, oc, d, _ptr(x), _ptr(w), _ptr(b), _ptr(acc))
+    return acc.view(np.int32)
+
+
+def niti_conv_error_acc(e_out, w) -> np.ndarray:
+    e = _buf(e_out, np.int8)
+    w = _buf(w, np.int8)
+    oc, h, wd = e.shape
+    c = w.shape[1]
+    acc = np.full((c, h, wd), 0xDEADBEEF, dtype=np.uint32)
+    load().priot_host_niti_conv_error_acc(c, h, wd, oc, _ptr(e), _ptr(w), _ptr(acc))
+    return acc.view(np.int32)
+
+
+def niti_fc_error_acc(e_out, w) -> np.ndarray:
+    e = _buf(e_out, np.int8).reshape(-1)
+    w = _buf(w, np.int8)
+    acc = np.full(w.shape[1], 0xDEADBEEF, dtype=np.uint32)
+    load().priot_host_niti_fc_error_acc(w.shape[1], e.size, _ptr(e), _ptr(w), _ptr(acc))
+    return acc.view(np.int32)
+
+
+def niti_grad(e_out, x) -> np.ndarray:
+    """Weight gradient of every output channel, int32: conv (x CHW) -> (OC, C, 3, 3),
+    fc -> (OC, N); one kernel call per output channel, as the engine does."""
+    e = _buf(e_out, np.int8)
+    x = _buf(x, np.int8)
+    if x.ndim == 3:
+        c, h, wd = x.shape
+        oc, kind, shape = e.shape[0], 1, (e.shape[0], c, 3, 3)
+    else:
+        e, x = e.reshape(-1), x.reshape(-1)
+        c, h, wd = x.size, 1, 1
+        oc, kind, shape = e.size, 2, (e.size, x.size)
+    g = np.full(shape, 0xDEADBEEF, dtype=np.uint32)
+    load().priot_host_niti_grad(kind, c, h, wd, oc, _ptr(e), _ptr(x), _ptr(g))
+    return g.view(np.int32)
+
+
+def niti_max_abs(a) -> int:
+    a = np.ascontiguousarray(np.asarray(a, dtype=np.int32).reshape(-1)).view(np.uint32)
+    return int(load().priot_host_niti_max_abs(_ptr(a), a.size))
+
+
+def niti_requant(a, shift: int, relu: bool) -> np.ndarray:
+    a = np.ascontiguousarray(np.asarray(a, dtype=np.int32).reshape(-1)).view(np.uint32)
+    y = np.zeros(a.size, dtype=np.int8)
+    load().priot_host_niti_requant(_ptr(a), a.size, shift, int(relu), _ptr(y))
+    return y
+
+
+def niti_weight_update(w, g, shift: int) -> np.ndarray:
+    """sat8(w - round_shift(g, shift)) on a copy of w (g int32)."""
+    w = _buf(w, np.int8).copy()
+    g = np.ascontiguousarray(np.asarray(g, dtype=np.int32).reshape(-1)).view(np.uint32)
+    assert w.size == g.size
+    load().priot_host_niti_weight_update(_ptr(w), _ptr(g), w.size, shift)
+    return w
+
+
 @contextlib.contextmanager
 def reference_kernels(on: bool = True, san: bool = False):
     """Within the block, the single-kernel functions of this module (conv_forward, ...,
-    score_update, weight_update) run the plain reference kernels (kernels_ref.c)."""
+    score_update, weight_update, niti_*) run the plain reference kernels (kernels_ref.c,
+    niti_ref.c)."""
     lib = load(san)
     lib.priot_host_use_ref_kernels(int(on))
     try:

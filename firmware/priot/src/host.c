@@ -4,6 +4,8 @@
 #include "priot/host.h"
 #include "priot/kernels.h"
 #include "priot/kernels_ref.h"
+#include "priot/niti.h"
+#include "priot/niti_ref.h"
 #include "priot/prune.h"
 #include "priot/rng.h"
 
@@ -393,4 +395,71 @@ void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint3
         KERNEL(priot_conv3x3_score_grad)(&L, e_out, x, o_begin, o_end, gq);
     else
         KERNEL(priot_fc_score_grad)(&L, e_out, x, o_begin, o_end, gq);
+}
+
+/* ------------------------------------------------------------------ NITI kernels (niti.h)
+ * Optimised (niti.c) or, after priot_host_use_ref_kernels(1), the plain twins (niti_ref.c).
+ * d: the input exponent above the static one (bias_rescale); conv: all out_c planes. */
+
+void priot_host_niti_conv_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c, int32_t d,
+                              const int8_t *x, const int8_t *wt, const int32_t *bias,
+                              uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt, bias);
+    KERNEL(priot_conv3x3_acc32)(&L, x, wt, d, acc);
+}
+
+void priot_host_niti_fc_acc(uint32_t in_n, uint32_t out_n, int32_t d, const int8_t *x,
+                            const int8_t *wt, const int32_t *bias, uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, 0, wt, bias);
+    KERNEL(priot_fc_acc32)(&L, x, wt, d, acc);
+}
+
+void priot_host_niti_conv_error_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                                    const int8_t *e_out, const int8_t *wt, uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt,
+                                 (const int32_t *)0);
+    KERNEL(priot_conv3x3_error_acc32)(&L, e_out, wt, acc);
+}
+
+void priot_host_niti_fc_error_acc(uint32_t in_n, uint32_t out_n, const int8_t *e_out,
+                                  const int8_t *wt, uint32_t *acc)
+{
+    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, 0, wt,
+                                 (const int32_t *)0);
+    KERNEL(priot_fc_error_acc32)(&L, e_out, wt, acc);
+}
+
+/* Gradients of all out_c output channels, one kernel call per channel as the engine does
+ * (type 1: conv, g = out_c x in_c x 9 words; type 2: fc, out_c x in_c). */
+void priot_host_niti_grad(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                          const int8_t *e_out, const int8_t *x, uint32_t *g)
+{
+    priot_layer_t L = make_layer(type, in_c, h, w, out_c, 0, 0, 0, 0, (const int8_t *)0,
+                                 (const int32_t *)0);
+    uint32_t o;
+    for (o = 0; o < out_c; o++, g += L.row_edges) {
+        if (type == PRIOT_LAYER_CONV)
+            KERNEL(priot_conv3x3_grad32)(&L, e_out, x, o, g);
+        else
+            KERNEL(priot_fc_grad32)(&L, e_out, x, o, g);
+    }
+}
+
+uint32_t priot_host_niti_max_abs(const uint32_t *a, uint32_t n)
+{
+    return KERNEL(priot_max_abs32)(a, n);
+}
+
+void priot_host_niti_requant(const uint32_t *a, uint32_t n, uint32_t shift, int32_t relu,
+                             int8_t *y)
+{
+    KERNEL(priot_requant32)(a, n, shift, relu, y);
+}
+
+void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift)
+{
+    KERNEL(priot_weight_update32)(w, g, n, shift);
 }

@@ -1,32 +1,13 @@
-/* NITI-style dynamic-scale kernels (niti.h). Semantics: docs/SEMANTICS.md "NITI: dynamic
- * scales". The 3x3 loops follow the same weight-stationary scheme as kernels.c: every
- * tap runs over the contiguous span where the shifted input exists, zero taps skipped. */
+/* NITI-style dynamic-scale kernels (niti.h), optimised for the Cortex-M0+ with the
+ * techniques of kernels.c (docs/performance.md). Semantics: docs/SEMANTICS.md "NITI: dynamic
+ * scales"; plain C twins with the `_ref` suffix in niti_ref.c (bit-exact: int32 sums modulo
+ * 2^32, only reordered; tests/test_niti_fast.py).
+ *
+ * Built with -DPRIOT_REFERENCE_KERNELS=1 (make REF=1), the public names call the reference
+ * kernels instead: the "before" image of `invoke bench`. */
 #include <string.h>
 #include "priot/niti.h"
-
-/* Output rows/columns [lo, hi) for which row/column (out + d) of an n-long axis exists. */
-static void span(int32_t d, uint32_t n, uint32_t *lo, uint32_t *hi)
-{
-    *lo = d < 0 ? 1u : 0u;
-    *hi = d > 0 ? n - 1u : n;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
-/* acc[yy][xx] += src[yy + dy][xx + dx] * wv over the in-range span of an H x W plane. */
-static PRIOT_HOT void tap_mac(priot_acc_t *acc, const int8_t *src, int32_t wv, int32_t dy,
-                              int32_t dx, uint32_t H, uint32_t W)
-{
-    uint32_t y0, y1, x0, x1, yy, n;
-    span(dy, H, &y0, &y1);
-    span(dx, W, &x0, &x1);
-    for (yy = y0; yy < y1 && x1 > x0; yy++) {
-        priot_acc_t *a = acc + yy * W + x0;
-        const int8_t *p = src + (int32_t)(yy * W + x0) + dy * (int32_t)W + dx;
-        for (n = x1 - x0; n; n--)
-            PRIOT_MAC(*a++, *p++, wv);
-    }
-}
+#include "priot/niti_ref.h"
 
 int32_t priot_bias_rescale(int32_t b, int32_t d)
 {
@@ -42,114 +23,6 @@ int32_t priot_bias_rescale(int32_t b, int32_t d)
     return b;
 }
 
-PRIOT_HOT void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                                   int32_t d, priot_acc_t *acc)
-{
-    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
-    uint32_t o, i, p;
-    int32_t dy, dx;
-    for (o = 0; o < L->out.c; o++, acc += HW) {
-        const priot_acc_t b = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
-        for (p = 0; p < HW; p++)
-            acc[p] = b;
-        for (i = 0; i < C; i++) {
-            const int8_t *wk = w + (o * C + i) * 9u;
-            for (dy = -1; dy <= 1; dy++)
-                for (dx = -1; dx <= 1; dx++, wk++)
-                    if (*wk)
-                        tap_mac(acc, x + i * HW, *wk, dy, dx, H, W);
-        }
-    }
-}
-
-PRIOT_HOT void priot_fc_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                              int32_t d, priot_acc_t *acc)
-{
-    const uint32_t N = L->in.c;
-    uint32_t o, j;
-    for (o = 0; o < L->out.c; o++, w += N) {
-        priot_acc_t a = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
-        for (j = 0; j < N; j++)
-            PRIOT_MAC(a, x[j], w[j]);
-        acc[o] = a;
-    }
-}
-
-PRIOT_HOT void priot_conv3x3_error_acc32(const priot_layer_t *L, const int8_t *e_out,
-                                         const int8_t *w, priot_acc_t *acc)
-{
-    const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
-    uint32_t i, o;
-    int32_t dy, dx;
-    memset(acc, 0, C * HW * sizeof(priot_acc_t));
-    for (i = 0; i < C; i++)
-        for (o = 0; o < OC; o++) {
-            const int8_t *wk = w + (o * C + i) * 9u;
-            for (dy = -1; dy <= 1; dy++)
-                for (dx = -1; dx <= 1; dx++, wk++)
-                    if (*wk)   /* the forward tap mirrored */
-                        tap_mac(acc + i * HW, e_out + o * HW, *wk, -dy, -dx, H, W);
-        }
-}
-
-PRIOT_HOT void priot_fc_error_acc32(const priot_layer_t *L, const int8_t *e_out,
-                                    const int8_t *w, priot_acc_t *acc)
-{
-    const uint32_t N = L->in.c;
-    uint32_t o, j;
-    memset(acc, 0, N * sizeof(priot_acc_t));
-    for (o = 0; o < L->out.c; o++, w += N) {
-        const int32_t ev = e_out[o];
-        if (ev)
-            for (j = 0; j < N; j++)
-                PRIOT_MAC(acc[j], ev, w[j]);
-    }
-}
-
-PRIOT_HOT void priot_conv3x3_grad32(const priot_layer_t *L, const int8_t *e_out,
-                                    const int8_t *x, uint32_t o, priot_acc_t *g)
-{
-    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
-    const int8_t *eo = e_out + o * HW;
-    uint32_t i, yy, n, y0, y1, x0, x1;
-    int32_t dy, dx;
-    for (i = 0; i < C; i++)
-        for (dy = -1; dy <= 1; dy++)
-            for (dx = -1; dx <= 1; dx++) {
-                priot_acc_t a = 0;
-                span(dy, H, &y0, &y1);
-                span(dx, W, &x0, &x1);
-                for (yy = y0; yy < y1 && x1 > x0; yy++) {
-                    const int8_t *ep = eo + yy * W + x0;
-                    const int8_t *xp = x + i * HW + (int32_t)(yy * W + x0) + dy * (int32_t)W + dx;
-                    for (n = x1 - x0; n; n--)
-                        PRIOT_MAC(a, *ep++, *xp++);
-                }
-                *g++ = a;
-            }
-}
-
-PRIOT_HOT void priot_fc_grad32(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
-                               uint32_t o, priot_acc_t *g)
-{
-    const int32_t ev = e_out[o];
-    uint32_t j;
-    for (j = 0; j < L->in.c; j++)
-        g[j] = (priot_acc_t)(ev * x[j]);
-}
-
-PRIOT_HOT uint32_t priot_max_abs32(const priot_acc_t *a, uint32_t n)
-{
-    uint32_t m = 0;
-    while (n--) {
-        const int32_t v = priot_acc_value(*a++);
-        const uint32_t mag = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
-        if (mag > m)
-            m = mag;
-    }
-    return m;
-}
-
 uint32_t priot_dyn_shift(uint32_t max_abs, uint32_t bits)
 {
     uint32_t len = 0;
@@ -160,18 +33,373 @@ uint32_t priot_dyn_shift(uint32_t max_abs, uint32_t bits)
     return len > bits ? len - bits : 0u;
 }
 
+
+#if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
+
+void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w, int32_t d,
+                         priot_acc_t *acc)
+{
+    priot_conv3x3_acc32_ref(L, x, w, d, acc);
+}
+
+void priot_fc_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w, int32_t d,
+                    priot_acc_t *acc)
+{
+    priot_fc_acc32_ref(L, x, w, d, acc);
+}
+
+void priot_conv3x3_error_acc32(const priot_layer_t *L, const int8_t *e_out, const int8_t *w,
+                               priot_acc_t *acc)
+{
+    priot_conv3x3_error_acc32_ref(L, e_out, w, acc);
+}
+
+void priot_fc_error_acc32(const priot_layer_t *L, const int8_t *e_out, const int8_t *w,
+                          priot_acc_t *acc)
+{
+    priot_fc_error_acc32_ref(L, e_out, w, acc);
+}
+
+void priot_conv3x3_grad32(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
+                          uint32_t o, priot_acc_t *g)
+{
+    priot_conv3x3_grad32_ref(L, e_out, x, o, g);
+}
+
+void priot_fc_grad32(const priot_layer_t *L, const int8_t *e_out, const int8_t *x, uint32_t o,
+                     priot_acc_t *g)
+{
+    priot_fc_grad32_ref(L, e_out, x, o, g);
+}
+
+uint32_t priot_max_abs32(const priot_acc_t *a, uint32_t n)
+{
+    return priot_max_abs32_ref(a, n);
+}
+
+void priot_requant32(const priot_acc_t *a, uint32_t n, uint32_t shift, int relu, int8_t *y)
+{
+    priot_requant32_ref(a, n, shift, relu, y);
+}
+
+void priot_weight_update32(int8_t *w, const priot_acc_t *g, uint32_t n, uint32_t shift)
+{
+    priot_weight_update32_ref(w, g, n, shift);
+}
+
+#else /* the optimised kernels */
+
+/* plane9_add (one pass per kernel row, inputs rolling through registers), requant_plane,
+ * load_taps: shared with kernels.c. */
+#include "kernels_opt.h"
+
+/* As priot_conv3x3_forward without the requantisation: all out.c planes stay int32. */
+PRIOT_HOT void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                                   int32_t d, priot_acc_t *acc)
+{
+    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
+    uint32_t o, i, p;
+    int32_t k[9];
+    for (o = 0; o < L->out.c; o++, acc += HW) {
+        const priot_acc_t b = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
+        for (p = 0; p < HW; p++)
+            acc[p] = b;
+        for (i = 0; i < C; i++, w += 9)
+            if (load_taps(k, w, 0))
+                plane9_add(acc, x + i * HW, k, H, W);
+    }
+}
+
+/* Two output rows per pass: every x[j] load feeds two MACs. */
+PRIOT_HOT void priot_fc_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w,
+                              int32_t d, priot_acc_t *acc)
+{
+    const uint32_t N = L->in.c, OC = L->out.c;
+    uint32_t o, j;
+    for (o = 0; o + 1u < OC; o += 2, w += 2u * N) {
+        priot_acc_t a0 = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
+        priot_acc_t a1 = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o + 1u], d) : 0u;
+        const int8_t *w1 = w + N;
+        for (j = 0; j < N; j++) {
+            const int32_t xv = x[j];
+            a0 += (uint32_t)(xv * w[j]);
+            a1 += (uint32_t)(xv * w1[j]);
+        }
+        acc[o] = a0;
+        acc[o + 1u] = a1;
+    }
+    if (o < OC) {
+        priot_acc_t a0 = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
+        for (j = 0; j < N; j++)
+            a0 += (uint32_t)(x[j] * w[j]);
+        acc[o] = a0;
+    }
+}
+
+/* Error accumulators, as priot_conv3x3_error_backward without the requantisation (all
+ * in.c planes stay int32). Pooled layers have at most one non-zero error in four: the
+ * non-zero errors of all output channels are listed once, packed in one word (value << 24
+ * | in-range tap mask << 12 | offset; planes up to 4096 pixels), and scattered into the
+ * accumulators of every input channel. Denser errors (more than a quarter non-zero, more
+ * than EB_LIST_MAX entries or more than EB_OC_MAX channels) take the gather form: the
+ * forward correlation of e_out with the reversed kernels. 3200 bytes of stack. */
+#define EB_LIST_MAX 800u
+#define EB_OC_MAX 64u
+
+PRIOT_HOT void priot_conv3x3_error_acc32(const priot_layer_t *L, const int8_t *e_out,
+                                         const int8_t *w, priot_acc_t *acc)
+{
+    const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
+    uint32_t i, o, j, n = 0;
+    int32_t k[9];
+    int32_t ent[EB_LIST_MAX];
+    uint16_t start[EB_OC_MAX + 1u];
+    int32_t off[9];
+    int sparse = OC <= EB_OC_MAX && HW <= 4096u;
+    memset(acc, 0, C * HW * sizeof(priot_acc_t));
+    for (j = 0; j < 9u; j++)
+        off[j] = ((int32_t)(j / 3u) - 1) * (int32_t)W + (int32_t)(j % 3u) - 1;
+    for (o = 0; sparse && o < OC; o++) {
+        const int8_t *eo = e_out + o * HW;
+        uint32_t p = 0, yy, xx;
+        start[o] = (uint16_t)n;
+        for (yy = 0; yy < H && sparse; yy++) {
+            const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+            for (xx = 0; xx < W; xx++, p++) {
+                uint32_t miss;
+                if (!eo[p])
+                    continue;
+                if (n == EB_LIST_MAX) {
+                    sparse = 0;
+                    break;
+                }
+                /* entry at (yy, xx) reaches acc at (yy + ky - 1, xx + kx - 1) */
+                miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+                ent[n] = (int32_t)(((uint32_t)(uint8_t)eo[p] << 24) | ((~miss & 0x1FFu) << 12) | p);
+                n++;
+            }
+        }
+    }
+    if (sparse) {
+        start[OC] = (uint16_t)n;
+        sparse = 4u * n <= OC * HW;
+    }
+    if (!sparse) {
+        for (i = 0; i < C; i++, acc += HW)
+            for (o = 0; o < OC; o++)
+                if (load_taps(k, w + (o * C + i) * 9u, 1))
+                    plane9_add(acc, e_out + o * HW, k, H, W);
+        return;
+    }
+    for (i = 0; i < C; i++, acc += HW) {
+        for (o = 0; o < OC; o++) {
+            const uint32_t j1 = start[o + 1u];
+            if (start[o] == j1 || !load_taps(k, w + (o * C + i) * 9u, 0))
+                continue;
+            for (j = start[o]; j < j1; j++) {
+                const int32_t v = ent[j];
+                const uint32_t taps = ((uint32_t)v >> 12) & 0x1FFu;
+                priot_acc_t *a = acc + (v & 0xFFF);
+                const int32_t e = v >> 24;
+                if (taps == 0x1FFu) {
+                    priot_acc_t *r = a - W;
+                    r[-1] += (uint32_t)(e * k[0]);
+                    r[0] += (uint32_t)(e * k[1]);
+                    r[1] += (uint32_t)(e * k[2]);
+                    a[-1] += (uint32_t)(e * k[3]);
+                    a[0] += (uint32_t)(e * k[4]);
+                    a[1] += (uint32_t)(e * k[5]);
+                    r = a + W;
+                    r[-1] += (uint32_t)(e * k[6]);
+                    r[0] += (uint32_t)(e * k[7]);
+                    r[1] += (uint32_t)(e * k[8]);
+                } else {
+                    uint32_t t;
+                    for (t = 0; t < 9u; t++)
+                        if (taps & (1u << t))
+                            a[off[t]] += (uint32_t)(e * k[t]);
+                }
+            }
+        }
+    }
+}
+
+/* acc[j] += e * w[o][j] over the non-zero e[o]; two rows per pass share each acc[j]
+ * load and store. */
+PRIOT_HOT void priot_fc_error_acc32(const priot_layer_t *L, const int8_t *e_out,
+                                    const int8_t *w, priot_acc_t *acc)
+{
+    const uint32_t N = L->in.c, OC = L->out.c;
+    uint32_t o, j;
+    int32_t pend = 0;
+    const int8_t *wp = 0;
+    memset(acc, 0, N * sizeof(priot_acc_t));
+    for (o = 0; o < OC; o++) {
+        const int32_t ev = e_out[o];
+        if (!ev)
+            continue;
+        if (!pend) {
+            pend = ev;
+            wp = w + o * N;
+            continue;
+        }
+        {
+            const int8_t *w1 = w + o * N;
+            for (j = 0; j < N; j++)
+                acc[j] += (uint32_t)(pend * wp[j] + ev * w1[j]);
+        }
+        pend = 0;
+    }
+    if (pend)
+        for (j = 0; j < N; j++)
+            acc[j] += (uint32_t)(pend * wp[j]);
+}
+
+/* Weight gradient of output channel o, as priot_conv3x3_score_grad without the shift:
+ * the non-zero errors of the channel are listed once (interior positions from the front,
+ * border positions with their in-range tap mask from the back) and the nine tap sums of
+ * every input channel run over the list only. A channel with more than half of its errors
+ * non-zero (or more than GR_LIST_MAX) takes the reference sweep. */
+#define GR_LIST_MAX 256u
+
+PRIOT_HOT void priot_conv3x3_grad32(const priot_layer_t *L, const int8_t *e_out,
+                                    const int8_t *x, uint32_t o, priot_acc_t *g)
+{
+    const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
+    const int8_t *eo = e_out + o * HW;
+    int32_t pos[GR_LIST_MAX];     /* interior: offset; border: offset | tap mask << 16 */
+    int32_t ev[GR_LIST_MAX];
+    int32_t off[9];
+    uint32_t i, k, t, n_in = 0, n_bd = GR_LIST_MAX, p = 0, yy, xx;
+    if (HW > 65535u) {
+        priot_conv3x3_grad32_ref(L, e_out, x, o, g);
+        return;
+    }
+    for (t = 0; t < 9u; t++)
+        off[t] = ((int32_t)(t / 3u) - 1) * (int32_t)W + (int32_t)(t % 3u) - 1;
+    for (yy = 0; yy < H && n_in < n_bd; yy++) {
+        const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+        for (xx = 0; xx < W; xx++, p++) {
+            uint32_t miss;
+            if (!eo[p])
+                continue;
+            if (n_in == n_bd)
+                break;
+            miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+            if (miss) {
+                n_bd--;
+                pos[n_bd] = (int32_t)(p | ((~miss & 0x1FFu) << 16));
+                ev[n_bd] = eo[p];
+            } else {
+                pos[n_in] = (int32_t)p;
+                ev[n_in] = eo[p];
+                n_in++;
+            }
+        }
+    }
+    /* list full, or dense enough that the plain sweep is cheaper */
+    if (yy < H || 2u * (n_in + GR_LIST_MAX - n_bd) > HW) {
+        priot_conv3x3_grad32_ref(L, e_out, x, o, g);
+        return;
+    }
+    for (i = 0; i < C; i++, g += 9) {
+        const int8_t *xi = x + i * HW;
+        for (t = 0; t < 9u; t += 3) {
+            const int8_t *xr = xi + off[t + 1u];
+            priot_acc_t g0 = 0, g1 = 0, g2 = 0;
+            const int32_t *pp = pos, *pe = ev, *pend = pos + n_in;
+            while (pp != pend) {
+                const int8_t *q = xr + *pp++;
+                const int32_t e = *pe++;
+                g0 += (uint32_t)(e * q[-1]);
+                g1 += (uint32_t)(e * q[0]);
+                g2 += (uint32_t)(e * q[1]);
+            }
+            g[t] = g0;
+            g[t + 1u] = g1;
+            g[t + 2u] = g2;
+        }
+        for (k = n_bd; k < GR_LIST_MAX; k++) {
+            const int8_t *q = xi + (pos[k] & 0xFFFF);
+            const uint32_t taps = (uint32_t)pos[k] >> 16;
+            const int32_t e = ev[k];
+            for (t = 0; t < 9u; t++)
+                if (taps & (1u << t))
+                    g[t] += (uint32_t)(e * q[off[t]]);
+        }
+    }
+}
+
+PRIOT_HOT void priot_fc_grad32(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
+                               uint32_t o, priot_acc_t *g)
+{
+    const int32_t ev = e_out[o];
+    const uint32_t N = L->in.c;
+    uint32_t j;
+    if (!ev) {
+        memset(g, 0, N * sizeof(priot_acc_t));
+        return;
+    }
+    for (j = 0; j + 4u <= N; j += 4) {
+        g[j] = (priot_acc_t)(ev * x[j]);
+        g[j + 1u] = (priot_acc_t)(ev * x[j + 1u]);
+        g[j + 2u] = (priot_acc_t)(ev * x[j + 2u]);
+        g[j + 3u] = (priot_acc_t)(ev * x[j + 3u]);
+    }
+    for (; j < N; j++)
+        g[j] = (priot_acc_t)(ev * x[j]);
+}
+
+/* max |a| = max(max a, -min a): two compares per element whose branches are rarely taken,
+ * instead of computing every magnitude; unrolled by four. */
+PRIOT_HOT uint32_t priot_max_abs32(const priot_acc_t *a, uint32_t n)
+{
+    int32_t hi = 0, lo = 0;
+    const priot_acc_t *end = a + (n & ~3u);
+    uint32_t neg;
+    while (a != end) {
+        const int32_t v0 = (int32_t)a[0], v1 = (int32_t)a[1];
+        const int32_t v2 = (int32_t)a[2], v3 = (int32_t)a[3];
+        a += 4;
+        if (v0 > hi) hi = v0;
+        if (v0 < lo) lo = v0;
+        if (v1 > hi) hi = v1;
+        if (v1 < lo) lo = v1;
+        if (v2 > hi) hi = v2;
+        if (v2 < lo) lo = v2;
+        if (v3 > hi) hi = v3;
+        if (v3 < lo) lo = v3;
+    }
+    for (n &= 3u; n; n--) {
+        const int32_t v = (int32_t)*a++;
+        if (v > hi) hi = v;
+        if (v < lo) lo = v;
+    }
+    neg = 0u - (uint32_t)lo; /* |INT32_MIN| = 2^31 */
+    return neg > (uint32_t)hi ? neg : (uint32_t)hi;
+}
+
 PRIOT_HOT void priot_requant32(const priot_acc_t *a, uint32_t n, uint32_t shift, int relu,
                                int8_t *y)
 {
-    while (n--)
-        *y++ = priot_requant(priot_acc_value(*a++), shift, relu);
+    requant_plane(a, y, n, shift, relu);
 }
 
+/* w = sat8(w - round_shift(g, shift)): the s == 0 branch hoisted out of the loop, the
+ * saturation by one unsigned compare. */
 PRIOT_HOT void priot_weight_update32(int8_t *w, const priot_acc_t *g, uint32_t n,
                                      uint32_t shift)
 {
+    const uint32_t s1 = shift ? shift - 1u : 0u;
+    const int32_t bit = shift ? 1 : 0; /* shift 0: r = (v >> 0) + 0 */
     while (n--) {
-        const int32_t v = (int32_t)*w - priot_round_shift(priot_acc_value(*g++), shift);
-        *w++ = (int8_t)priot_sat8(v);
+        const int32_t v = (int32_t)*g++;
+        const int32_t r = (v >> shift) + ((v >> s1) & bit);
+        int32_t u = (int32_t)((uint32_t)(int32_t)*w - (uint32_t)r);
+        if ((uint32_t)u + 128u > 255u)
+            u = u < 0 ? -128 : 127;
+        *w++ = (int8_t)u;
     }
 }
+
+#endif

@@ -106,4 +106,22 @@ void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint3
                                  uint32_t o_end, const int8_t *e_out, const int8_t *x,
                                  int16_t *gq);
 
+/* NITI kernels (niti.h; reference twins niti_ref.h under priot_host_use_ref_kernels(1)).
+ * priot_host_niti_grad: all out_c channels (type 1 conv, 2 fc), one call per channel. */
+void priot_host_niti_conv_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c, int32_t d,
+                              const int8_t *x, const int8_t *wt, const int32_t *bias,
+                              uint32_t *acc);
+void priot_host_niti_fc_acc(uint32_t in_n, uint32_t out_n, int32_t d, const int8_t *x,
+                            const int8_t *wt, const int32_t *bias, uint32_t *acc);
+void priot_host_niti_conv_error_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                                    const int8_t *e_out, const int8_t *wt, uint32_t *acc);
+void priot_host_niti_fc_error_acc(uint32_t in_n, uint32_t out_n, const int8_t *e_out,
+                                  const int8_t *wt, uint32_t *acc);
+void priot_host_niti_grad(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
+                          const int8_t *e_out, const int8_t *x, uint32_t *g);
+uint32_t priot_host_niti_max_abs(const uint32_t *a, uint32_t n);
+void priot_host_niti_requant(const uint32_t *a, uint32_t n, uint32_t shift, int32_t relu,
+                             int8_t *y);
+void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift);
+
 #endif
