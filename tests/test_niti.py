@@ -38,7 +38,7 @@ def _agree(data, cfg):
     return host, ref
 
 
-@pytest.mark.parametrize("bits", [1, 3, 6, 15])
+@pytest.mark.parametrize("bits", [0, 1, 3, 6, 15])
 def test_host_equals_reference_random(random_data, bits):
     _agree(random_data, niti(bits, epochs=2))
 
@@ -64,7 +64,7 @@ def test_dyn_shift_and_bias_rescale_edges():
 
 
 def test_update_bits_are_validated():
-    for bits in (0, 16):
+    for bits in (16, 31):
         with pytest.raises(blob.BlobError, match="NITI"):
             blob.encode_config(niti(bits))
     cfg = bytearray(blob.encode_config(niti(3)))

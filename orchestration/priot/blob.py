@@ -329,7 +329,7 @@ def decode_dataset(blob: bytes) -> DatasetBlob:
 # ---------------------------------------------------------------- run config
 
 METHODS = {"priot": 0, "priot-s": 1, "static-sgd": 2, "niti": 3}
-NITI_MAX_UPDATE_BITS = 15   # NITI: lr_shift holds the update bits, 1..15
+NITI_MAX_UPDATE_BITS = 15   # NITI: lr_shift holds the update bits, 0..15
 SCORE_INITS = {"magnitude": 0, "uniform": 1}
 
 
@@ -366,9 +366,9 @@ class RunConfig:
                                 f"{self.score_permille!r} not in 1..1000 (PRIOT-S)")
         elif self.score_permille != 0:
             raise BlobError(kind, "score_permille", "must be 0 unless the method is PRIOT-S")
-        if self.method == METHODS["niti"] and not 1 <= self.lr_shift <= NITI_MAX_UPDATE_BITS:
+        if self.method == METHODS["niti"] and not 0 <= self.lr_shift <= NITI_MAX_UPDATE_BITS:
             raise BlobError(kind, "lr_shift", f"{self.lr_shift!r} not in "
-                            f"1..{NITI_MAX_UPDATE_BITS} (NITI: the update bits)")
+                            f"0..{NITI_MAX_UPDATE_BITS} (NITI: the update bits)")
 
 
 def encode_config(c: RunConfig) -> bytes:

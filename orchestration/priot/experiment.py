@@ -45,7 +45,7 @@ CODES = {"priot": 0, "priot-s 10%": 1, "priot-s 20%": 1, "static-sgd": 2, "niti"
 # the same budget for everyone: a grid of each method's own knobs, picked on validation
 GRIDS = {
     "static-sgd": {"lr_shift": [7, 8, 9, 10, 11, 12]},
-    "niti": {"lr_shift": [2, 3, 4, 5, 6]},                      # update bits
+    "niti": {"lr_shift": [0, 1, 2, 3, 4, 5]},                   # update bits
     "priot": {"keep_permille": [700, 900], "lr_shift": [4, 5, 6]},
     "priot-s 10%": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6], "score_permille": [100]},
     "priot-s 20%": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6], "score_permille": [200]},
@@ -55,7 +55,7 @@ GRIDS = {
 # validation, docs/vgg11.md), so its grids reach further; same number of points
 GRIDS_VGG11 = {
     "static-sgd": {"lr_shift": [8, 9, 10, 11, 12, 13]},
-    "niti": {"lr_shift": [2, 3, 4, 5, 6]},
+    "niti": {"lr_shift": [0, 1, 2, 3, 4, 5]},
     "priot": {"keep_permille": [700, 900], "lr_shift": [5, 7, 9]},
     "priot-s 10%": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9], "score_permille": [100]},
     "priot-s 20%": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9], "score_permille": [200]},

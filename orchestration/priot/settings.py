@@ -85,8 +85,8 @@ class RunSettings:
                 raise SettingsError(f"{name}={v!r} is out of range: use {lo}..{hi}")
         if self.method not in METHODS:
             raise SettingsError(f"method {self.method!r}: use one of {', '.join(METHODS)}")
-        if self.method == "niti" and not 1 <= self.lr_shift <= 15:
-            raise SettingsError(f"lr_shift={self.lr_shift} for NITI: use 1..15 (its update "
+        if self.method == "niti" and not 0 <= self.lr_shift <= 15:
+            raise SettingsError(f"lr_shift={self.lr_shift} for NITI: use 0..15 (its update "
                                 "bits: the largest weight change per step is about 2^bits)")
         if not isinstance(self.score_permille, int) or not 1 <= self.score_permille <= 1000:
             raise SettingsError(f"score_permille={self.score_permille!r} is out of range: "

@@ -252,7 +252,7 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
         return PRIOT_E_CONFIG_INIT_SHIFT;
     if (c->method > PRIOT_METHOD_NITI)
         return PRIOT_E_CONFIG_METHOD;
-    if (c->method == PRIOT_METHOD_NITI && (c->lr_shift < 1u || c->lr_shift > 15u))
+    if (c->method == PRIOT_METHOD_NITI && c->lr_shift > 15u)
         return PRIOT_E_CONFIG_LR_SHIFT;   /* NITI: update bits */
     if (c->epochs > 1000u)
         return PRIOT_E_CONFIG_EPOCHS;

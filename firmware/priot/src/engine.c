@@ -57,7 +57,7 @@ static int niti_method(const priot_config_t *cfg)
     return cfg && cfg->method == PRIOT_METHOD_NITI;
 }
 
-/* NITI's update bits: lr_shift holds them (1..15). */
+/* NITI's update bits: lr_shift holds them (0..15). */
 #define NITI_MAX_UPDATE_BITS 15u
 
 /* Carve every buffer; with b->base == NULL only the size is computed. PRIOT scores every
@@ -201,7 +201,7 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
         return PRIOT_E_CONFIG_INIT_SHIFT;
     if (cfg->method > PRIOT_METHOD_NITI)
         return PRIOT_E_CONFIG_METHOD;
-    if (niti_method(cfg) && (cfg->lr_shift < 1u || cfg->lr_shift > NITI_MAX_UPDATE_BITS))
+    if (niti_method(cfg) && cfg->lr_shift > NITI_MAX_UPDATE_BITS)
         return PRIOT_E_CONFIG_LR_SHIFT;
     if (subset_method(cfg) ? cfg->score_permille < 1u || cfg->score_permille > 1000u
                            : cfg->score_permille != 0u)
