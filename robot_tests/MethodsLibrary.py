@@ -13,7 +13,7 @@ from robot.api.deco import keyword, library
 
 from priot import experiment as ex
 
-KNOBS = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 3},
+KNOBS = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 0},
          "priot": {"keep_permille": 900, "lr_shift": 5},
          "priot-s 10%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 100},
          "priot-s 20%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 200}}
@@ -34,8 +34,8 @@ class MethodsLibrary:
         with tempfile.TemporaryDirectory() as tmp:
             self.device = ex.device_costs(plan, chosen, Path(tmp), log=logger.console)
 
-    @keyword("Run Every Method On The Host Build")
-    def run_host(self, n_train: int = 500, n_test: int = 500, angle: float = 30,
+    @keyword("Run Every Method On The Host Build At ${angle} Degrees")
+    def run_host(self, angle: float, n_train: int = 500, n_test: int = 500,
                  seeds: int = 3) -> None:
         angle = float(angle)
         plan = ex.Plan(angles=(angle,), n_train=int(n_train), n_test=int(n_test),
@@ -44,8 +44,8 @@ class MethodsLibrary:
             accs = [ex.run_job(dict(ex._base_spec(plan, angle), kind="test", method=m,
                                     point=point, seed=s, points=[int(n_train)]))["accuracy"][-1]
                     for s in range(1, int(seeds) + 1)]
-            self.accuracy[m] = 100 * float(np.mean(accs))
-            logger.info(f"{m}: {self.accuracy[m]:.2f}% (seeds {accs})")
+            self.accuracy[(angle, m)] = 100 * float(np.mean(accs))
+            logger.info(f"{angle:g} deg {m}: {self.accuracy[(angle, m)]:.2f}% (seeds {accs})")
 
     def _dev(self, method: str) -> dict:
         if method not in self.device:
@@ -81,17 +81,23 @@ class MethodsLibrary:
         if f > float(fraction):
             raise AssertionError(f"{method} keeps {f:.3f} of PRIOT's score bytes > {fraction}")
 
-    @keyword("PRIOT Should Beat ${method} By At Least ${points} Points")
-    def beats(self, method: str, points: float) -> None:
-        gain = self.accuracy["priot"] - self.accuracy[method]
-        logger.info(f"PRIOT {self.accuracy['priot']:.2f}% vs {method} "
-                    f"{self.accuracy[method]:.2f}%: {gain:+.2f} points")
+    def _acc(self, angle, method: str) -> float:
+        key = (float(angle), method)
+        if key not in self.accuracy:
+            raise AssertionError(f"no host run of {method!r} at {angle} degrees")
+        return self.accuracy[key]
+
+    @keyword("PRIOT Should Beat ${method} By At Least ${points} Points At ${angle} Degrees")
+    def beats(self, method: str, points: float, angle: float) -> None:
+        gain = self._acc(angle, "priot") - self._acc(angle, method)
+        logger.info(f"{angle} deg: PRIOT {self._acc(angle, 'priot'):.2f}% vs {method} "
+                    f"{self._acc(angle, method):.2f}%: {gain:+.2f} points")
         if gain < float(points):
             raise AssertionError(f"PRIOT beats {method} by {gain:+.2f} points < {points}")
 
-    @keyword("${method} Should Stay Within ${points} Points Of PRIOT")
-    def within(self, method: str, points: float) -> None:
-        diff = self.accuracy[method] - self.accuracy["priot"]
+    @keyword("${method} Should Stay Within ${points} Points Of PRIOT At ${angle} Degrees")
+    def within(self, method: str, points: float, angle: float) -> None:
+        diff = self._acc(angle, method) - self._acc(angle, "priot")
         logger.info(f"{method} minus PRIOT: {diff:+.2f} points")
         if abs(diff) > float(points):
             raise AssertionError(f"{method} is {diff:+.2f} points from PRIOT (> {points})")

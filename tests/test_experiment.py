@@ -124,29 +124,34 @@ def test_device_costs_niti_priot_priot_s(arm_toolchain, backend, tmp_path):
         "niti.json", "priot-s_10pct.json", "priot.json", "static-sgd.json"]
 
 
+def _small_config_means(angle, knobs, seeds=(1, 2, 3)):
+    plan = ex.Plan(angles=(angle,), n_train=500, n_test=500, n_tune=350)
+    return {m: 100 * float(np.mean([ex.run_job(dict(
+        ex._base_spec(plan, angle), kind="test", method=m, point=point, seed=s,
+        points=[500]))["accuracy"][-1] for s in seeds])) for m, point in knobs.items()}
+
+
 def test_paper_checks_on_rotated_digits():
-    """The paper's accuracy claims on a CI-sized configuration (rotated 30 deg, 500 on-device
-    samples, 500 test, 3 seeds, knobs chosen by the full `invoke experiment` run), with the
-    margins measured there (docs/results.md):
-    * PRIOT beats NITI-style dynamic-scale training by at least the paper's lower bound,
-      8.08 points (measured here: +30; full run: +17.6 to +23.9);
-    * PRIOT does NOT beat well-tuned static-scale SGD in our runs (measured -1.4 to -4.5
-      points): asserted as "within 6 points", not as the paper's win;
-    * PRIOT-S 20% stays within 6 points of PRIOT at 30 deg (measured -3.7 / -4.0) with a
-      fifth of its score memory (asserted in the emulator test above). At 45-60 deg it
-      does not (-24 to -47 points): see docs/results.md."""
-    plan = ex.Plan(angles=(30.0,), n_train=500, n_test=500, n_tune=350)
-    knobs = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 3},
-             "priot": {"keep_permille": 900, "lr_shift": 5},
-             "priot-s 20%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 200}}
-    mean = {}
-    for m, point in knobs.items():
-        accs = [ex.run_job(dict(ex._base_spec(plan, 30.0), kind="test", method=m, point=point,
-                                seed=s, points=[500]))["accuracy"][-1] for s in (1, 2, 3)]
-        mean[m] = 100 * float(np.mean(accs))
-    assert mean["priot"] - mean["niti"] >= 8.08, mean
-    assert abs(mean["priot"] - mean["static-sgd"]) < 6, mean
-    assert mean["priot"] - mean["priot-s 20%"] < 6, mean
+    """The paper's accuracy claims on a CI-sized configuration (500 on-device samples, 500
+    test, 3 seeds, the knobs the full `invoke experiment` run chose), with the margins
+    measured there (docs/results.md):
+    * 60 deg: PRIOT beats tuned NITI-style dynamic-scale training by at least the paper's
+      lower bound, 8.08 points (measured here +14.4; full run +10.3 / +11.6 / +19.0 at
+      30 / 45 / 60 deg);
+    * 60 deg: PRIOT does NOT beat well-tuned static-scale SGD on rotated digits (measured
+      here -2.6; full run -1.4 to -4.5): asserted as "within 6 points", not as a win
+      (on VGG11 / rotated CIFAR-10 PRIOT does win: +3.5 to +10.2);
+    * 30 deg: PRIOT-S 20% stays within 6 points of PRIOT (measured -3.7; full run -4.0)
+      with a fifth of its score memory (the emulator test above). At 45-60 deg it does not
+      (-24 to -47 points on this tiny CNN): see docs/results.md."""
+    far = _small_config_means(60.0, {"niti": {"lr_shift": 0}, "static-sgd": {"lr_shift": 9},
+                                     "priot": {"keep_permille": 900, "lr_shift": 5}})
+    assert far["priot"] - far["niti"] >= 8.08, far
+    assert abs(far["priot"] - far["static-sgd"]) < 6, far
+    near = _small_config_means(30.0, {"priot": {"keep_permille": 900, "lr_shift": 5},
+                                      "priot-s 20%": {"keep_permille": 700, "lr_shift": 5,
+                                                      "score_permille": 200}})
+    assert near["priot"] - near["priot-s 20%"] < 6, near
 
 
 def test_curve_pass_equals_separate_runs_for_every_method():
