@@ -398,7 +398,8 @@ def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
             runs = [pipeline.run_firmware(settings, blobs, log=lambda *_: None,
                                           reference_kernels=ref) for ref in (False, True)]
         except pipeline.planner.PlanError as exc:   # does not fit: a result, not a crash
-            out[m] = {"fits": False, "why": str(exc)}
+            out[m] = {"fits": False, "why": str(exc),
+                      "arena_need": native.arena_need(model, blobs.config)}
             results.write_json_atomic(path, out[m])
             log(f"device {m}: does not fit ({exc})")
             continue

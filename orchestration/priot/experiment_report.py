@@ -172,6 +172,11 @@ def plots(summary: dict, out_dir: Path) -> list[Path]:
             vals = [v / 1024 for v in vals]
             ax.bar(names, vals, bottom=bottom, label=label)
             bottom = [b + v for b, v in zip(bottom, vals)]
+        missing = {m: d for m, d in device.items() if not d.get("fits") and "arena_need" in d}
+        if missing:
+            ax.bar(list(missing), [d["arena_need"] / 1024 for d in missing.values()],
+                   color="none", edgecolor="grey", hatch="//",
+                   label="session arena needed (does not fit)")
         ax.axhline(264, color="red", ls="--", label="RP2040 SRAM (264 KiB)")
         ax.set(ylabel="KiB", title="SRAM per method")
         ax.legend(fontsize=8)

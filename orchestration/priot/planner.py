@@ -85,8 +85,12 @@ def plan(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, elf: Path) 
              "model blob": (len(model_blob), blob.MODEL_MAX),
              "dataset blob": (len(dataset_blob), blob.DATASET_MAX)}
     cfg = blob.decode_config(config_blob)
-    scored = (sum(reference.subset_size(l.n_edges, cfg.score_permille) for l in model.layers)
-              if cfg.method == reference.PRIOT_S else model.n_edges)
+    if cfg.method == reference.PRIOT_S:
+        scored = sum(reference.subset_size(l.n_edges, cfg.score_permille) for l in model.layers)
+    elif cfg.method in (reference.STATIC_SGD, reference.NITI):
+        scored = 0   # no scores: the RAM copy of the weights is the per-edge state
+    else:
+        scored = model.n_edges
     p = MemoryPlan(flash, need, cap, model.n_edges + 2 * scored, mem["sram_bytes"],
                    mem["stack_bytes"], model.n_edges)
     for name, (used, region) in flash.items():
@@ -100,9 +104,17 @@ def plan(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, elf: Path) 
         p.problems.append(
             f"the session needs {need:,} bytes of SRAM arena, the firmware has {cap:,} "
             f"({need - cap:,} too many; per-edge state is {p.per_edge_bytes:,} bytes for "
-            f"{model.n_edges:,} edges): use a narrower model, or a method that keeps state for "
-            f"fewer edges (PRIOT-S with a smaller scored fraction)")
+            f"{model.n_edges:,} edges{_extra_state(cfg, need, p.per_edge_bytes)}): use a "
+            "narrower model, or a method that keeps state for fewer edges (PRIOT-S with a "
+            "smaller scored fraction)")
     return p
+
+
+def _extra_state(cfg: blob.RunConfig, need: int, per_edge: int) -> str:
+    if cfg.method == reference.NITI:
+        return ("; NITI adds an int32 buffer of its largest tensor, part of the rest of the "
+                f"{need - per_edge:,} bytes")
+    return ""
 
 
 def verify(p: MemoryPlan, mem_record: dict) -> list[str]:
