@@ -258,6 +258,25 @@ def test_topk_mask_fuzz():
         assert np.array_equal(N.topk_mask(s, keep, w), np.where(want, w, 0))
 
 
+def test_topk_threshold_hint_equals_the_full_search():
+    """The hinted one-pass search (the engine's mask, hint = the layer's previous bin)
+    returns exactly the two-level search's threshold for every hint, right or wrong."""
+    rng = np.random.default_rng(12)
+    for it in range(120):
+        n = int(rng.integers(1, 2000))
+        s = [rng.integers(-32768, 32768, n), rng.integers(-3, 3, n),
+             rng.choice([-32768, 32767, 255, 256, -256, -257, 0], n),
+             rng.integers(-300, 300, n) * 256][it % 4].astype(np.int16)
+        k = int(rng.integers(1, n + 1))
+        want = N.topk_threshold(s, k)
+        true_bin = ((int(want[0]) + 32768) >> 8)
+        for hint in {0, 255, 256, true_bin, max(0, true_bin - 1), min(255, true_bin + 1),
+                     int(rng.integers(0, 257))}:
+            thr, eq, new_hint = N.topk_threshold_hint(s, k, hint)
+            assert (thr, eq) == want, (n, k, hint)
+            assert new_hint == true_bin
+
+
 def test_n_keep_large():
     for n in (4294967, 4294967295, 786432, 999, 1):
         for k in (1, 7, 999, 1000):

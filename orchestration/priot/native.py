@@ -108,6 +108,7 @@ _SIGNATURES = {
     "priot_n_keep": (_U32, [_U32, _U32]),
     "priot_topk_threshold": (None, [_P, _U32, _U32, _P, _P, _P]),
     "priot_topk_mask": (_U32, [_P, _P, _U32, _U32, _P, _P]),
+    "priot_topk_threshold_hint": (None, [_P, _U32, _U32, _P, _P, _P, _P]),
     "priot_crc32": (_U32, [_U32, _P, _U32]),
     "priot_status_str": (C.c_char_p, [C.c_int]),
 }
@@ -625,6 +626,16 @@ def topk_threshold(scores, k: int) -> tuple[int, int]:
     eq = C.c_uint32(0)
     load().priot_topk_threshold(_ptr(s), s.size, k, _ptr(hist), C.byref(thr), C.byref(eq))
     return thr.value, eq.value
+
+
+def topk_threshold_hint(scores, k: int, hint: int) -> tuple[int, int, int]:
+    """(threshold, n_eq_keep, new hint) of the hinted search (prune.h)."""
+    s = _buf(scores, np.int16).reshape(-1)
+    hist = np.zeros(256, dtype=np.uint32)
+    thr, eq, h = C.c_int16(0), C.c_uint32(0), C.c_uint32(hint)
+    load().priot_topk_threshold_hint(_ptr(s), s.size, k, _ptr(hist), C.byref(thr),
+                                     C.byref(eq), C.byref(h))
+    return thr.value, eq.value, h.value
 
 
 def topk_mask(scores, keep_permille: int, w=None) -> np.ndarray:

@@ -174,11 +174,12 @@ void priot_session_update_masks(priot_session_t *s)
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
         if (subset_method(&s->cfg))
-            priot_subset_mask(s->scores[l], s->n_scored[l], L->w, L->n_edges,
-                              s->cfg.keep_permille, s->cfg.seed, l, s->hist, s->w_eff[l]);
+            priot_subset_mask_hint(s->scores[l], s->n_scored[l], L->w, L->n_edges,
+                                   s->cfg.keep_permille, s->cfg.seed, l, s->hist, s->w_eff[l],
+                                   &s->mask_hint[l]);
         else
-            priot_topk_mask(s->scores[l], L->w, L->n_edges, s->cfg.keep_permille, s->hist,
-                            s->w_eff[l]);
+            priot_topk_mask_hint(s->scores[l], L->w, L->n_edges, s->cfg.keep_permille,
+                                 s->hist, s->w_eff[l], &s->mask_hint[l]);
     }
 }
 
@@ -187,7 +188,7 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
                                   uint32_t arena_size)
 {
     bump_t b;
-    uint32_t skew;
+    uint32_t skew, i;
     if (!s || !m || !cfg || (!arena && arena_size) || m->n_layers < 1 ||
         m->n_layers > PRIOT_MAX_LAYERS)
         return PRIOT_E_ARG;
@@ -207,6 +208,8 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
                            : cfg->score_permille != 0u)
         return PRIOT_E_CONFIG_SCORE_PERMILLE;
     memset(s, 0, sizeof(*s));
+    for (i = 0; i < PRIOT_MAX_LAYERS; i++)
+        s->mask_hint[i] = 256u;   /* no threshold yet */
     s->model = m;
     s->cfg = *cfg;
     s->arena = arena;

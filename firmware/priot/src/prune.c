@@ -51,6 +51,40 @@ PRIOT_HOT void priot_topk_threshold(const int16_t *s, uint32_t n, uint32_t k, ui
     *n_eq_keep = k - above_hi - above_lo;
 }
 
+PRIOT_HOT void priot_topk_threshold_hint(const int16_t *s, uint32_t n, uint32_t k,
+                                         uint32_t *hist, int16_t *thr, uint32_t *n_eq_keep,
+                                         uint32_t *hint)
+{
+    if (k > n)
+        k = n;
+    if (*hint < 256u) {
+        /* key = s + 32768 (the bit pattern with the sign flipped) orders like s; the bin of
+         * key is key >> 8. One pass: scores above the hinted bin, low bytes inside it. */
+        const uint32_t h = *hint;
+        const int32_t kb = (int32_t)(h << 8);
+        const uint16_t *p;
+        uint32_t i, above = 0, inside = 0, lo, above_lo;
+        memset(hist, 0, 256 * sizeof(uint32_t));
+        for (p = (const uint16_t *)s, i = n; i; i--) {
+            const int32_t d = (int32_t)((uint32_t)*p++ ^ 0x8000u) - kb;
+            if ((uint32_t)d < 256u) {
+                hist[d]++;
+                inside++;
+            } else if (d > 0) {
+                above++;
+            }
+        }
+        if (above < k && k <= above + inside) {   /* the k-th largest is in the bin */
+            lo = select_bin(hist, k - above, &above_lo);
+            *thr = (int16_t)((int32_t)((h << 8) | lo) - 32768);
+            *n_eq_keep = k - above - above_lo;
+            return;
+        }
+    }
+    priot_topk_threshold(s, n, k, hist, thr, n_eq_keep);
+    *hint = ((uint32_t)(uint16_t)*thr ^ 0x8000u) >> 8;
+}
+
 PRIOT_HOT uint32_t priot_apply_mask(const int16_t *s, const int8_t *w, uint32_t n, int16_t thr,
                                     uint32_t n_eq_keep, int8_t *w_eff)
 {
@@ -71,15 +105,23 @@ PRIOT_HOT uint32_t priot_apply_mask(const int16_t *s, const int8_t *w, uint32_t 
     return kept;
 }
 
-uint32_t priot_topk_mask(const int16_t *s, const int8_t *w, uint32_t n, uint32_t keep_permille,
-                         uint32_t *hist, int8_t *w_eff)
+uint32_t priot_topk_mask_hint(const int16_t *s, const int8_t *w, uint32_t n,
+                              uint32_t keep_permille, uint32_t *hist, int8_t *w_eff,
+                              uint32_t *hint)
 {
     int16_t thr;
     uint32_t eq;
     if (n == 0)
         return 0;
-    priot_topk_threshold(s, n, priot_n_keep(n, keep_permille), hist, &thr, &eq);
+    priot_topk_threshold_hint(s, n, priot_n_keep(n, keep_permille), hist, &thr, &eq, hint);
     return priot_apply_mask(s, w, n, thr, eq, w_eff);
+}
+
+uint32_t priot_topk_mask(const int16_t *s, const int8_t *w, uint32_t n, uint32_t keep_permille,
+                         uint32_t *hist, int8_t *w_eff)
+{
+    uint32_t hint = 256u;
+    return priot_topk_mask_hint(s, w, n, keep_permille, hist, w_eff, &hint);
 }
 
 /* ------------------------------------------------------------------ PRIOT-S subsets */
@@ -127,15 +169,24 @@ uint32_t priot_subset_next(priot_subset_iter_t *it)
     return idx;
 }
 
-PRIOT_HOT uint32_t priot_subset_mask(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
-                                     uint32_t keep_permille, uint32_t seed, uint32_t layer,
-                                     uint32_t *hist, int8_t *w_eff)
+uint32_t priot_subset_mask(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
+                           uint32_t keep_permille, uint32_t seed, uint32_t layer,
+                           uint32_t *hist, int8_t *w_eff)
+{
+    uint32_t hint = 256u;
+    return priot_subset_mask_hint(s, k, w, n, keep_permille, seed, layer, hist, w_eff, &hint);
+}
+
+PRIOT_HOT uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const int8_t *w,
+                                          uint32_t n, uint32_t keep_permille, uint32_t seed,
+                                          uint32_t layer, uint32_t *hist, int8_t *w_eff,
+                                          uint32_t *hint)
 {
     priot_subset_iter_t it;
     int16_t thr;
     uint32_t eq, j, kept = 0;
     memcpy(w_eff, w, n);
-    priot_topk_threshold(s, k, priot_n_keep(k, keep_permille), hist, &thr, &eq);
+    priot_topk_threshold_hint(s, k, priot_n_keep(k, keep_permille), hist, &thr, &eq, hint);
     priot_subset_begin(&it, n, k, seed, layer);
     for (j = 0; j < k; j++) {
         const uint32_t idx = priot_subset_next(&it);

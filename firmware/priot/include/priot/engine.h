@@ -70,6 +70,7 @@ typedef struct {
     uint32_t *hist;                   /* 256-bin histogram */
     priot_acc_t *wide;                /* NITI: a whole tensor's int32 accumulators */
     int32_t x_exp[PRIOT_MAX_LAYERS + 1];  /* NITI: x[l]'s exponent minus its static one */
+    uint32_t mask_hint[PRIOT_MAX_LAYERS]; /* bin of each layer's last mask threshold */
     uint32_t err_cap, acc_cap, grad_cap, wide_cap;
 
     uint8_t *arena;

@@ -15,6 +15,12 @@ uint32_t priot_n_keep(uint32_t n, uint32_t keep_permille);
 void priot_topk_threshold(const int16_t *s, uint32_t n, uint32_t k, uint32_t *hist,
                           int16_t *thr, uint32_t *n_eq_keep);
 
+/* The same result, trying first the level-1 bin *hint (< 256; e.g. the bin of the
+ * previous threshold of this layer): one pass instead of two when the threshold is still
+ * in that bin, else the two-level search. *hint becomes the threshold's bin (256: none). */
+void priot_topk_threshold_hint(const int16_t *s, uint32_t n, uint32_t k, uint32_t *hist,
+                               int16_t *thr, uint32_t *n_eq_keep, uint32_t *hint);
+
 /* w_eff[i] = kept(i) ? w[i] : 0 for the threshold above. Returns the number kept. */
 uint32_t priot_apply_mask(const int16_t *s, const int8_t *w, uint32_t n, int16_t thr,
                           uint32_t n_eq_keep, int8_t *w_eff);
@@ -22,6 +28,10 @@ uint32_t priot_apply_mask(const int16_t *s, const int8_t *w, uint32_t n, int16_t
 /* Both steps with k = priot_n_keep(n, keep_permille). Returns the number kept. */
 uint32_t priot_topk_mask(const int16_t *s, const int8_t *w, uint32_t n,
                          uint32_t keep_permille, uint32_t *hist, int8_t *w_eff);
+/* ... with a threshold-bin hint (priot_topk_threshold_hint). */
+uint32_t priot_topk_mask_hint(const int16_t *s, const int8_t *w, uint32_t n,
+                              uint32_t keep_permille, uint32_t *hist, int8_t *w_eff,
+                              uint32_t *hint);
 
 #endif
 
@@ -48,3 +58,6 @@ uint32_t priot_subset_next(priot_subset_iter_t *it);
 uint32_t priot_subset_mask(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
                            uint32_t keep_permille, uint32_t seed, uint32_t layer,
                            uint32_t *hist, int8_t *w_eff);
+uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
+                                uint32_t keep_permille, uint32_t seed, uint32_t layer,
+                                uint32_t *hist, int8_t *w_eff, uint32_t *hint);
