@@ -50,6 +50,13 @@ static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const
     a[0] += (uint32_t)(c * k0 + n * k1);
 }
 
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+/* plane3_add_m0.S: row3_add over `rows` consecutive rows (a and r advance by W per row),
+ * all state in registers, 15 cycles per interior output. rows >= 1, W >= 2. */
+void priot_plane3_rows_m0(priot_acc_t *a, const int8_t *r, const int32_t *k, uint32_t rows,
+                          uint32_t W);
+#endif
+
 /* One kernel row (ky) over the whole plane: acc row y += source row y + ky - 1. */
 static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
                                  int32_t dy, uint32_t H, uint32_t W)
@@ -57,6 +64,14 @@ static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int3
     const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
     uint32_t y = dy < 0 ? 1u : 0u;
     const uint32_t y1 = dy > 0 ? H - 1u : H;
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+    if (W >= 2u) {
+        if (y < y1)
+            priot_plane3_rows_m0(acc + y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k,
+                                 y1 - y, W);
+        return;
+    }
+#endif
     for (; y < y1; y++)
         row3_add(acc + y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k0, k1, k2, W);
 }
