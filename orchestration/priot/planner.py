@@ -91,7 +91,11 @@ def plan(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, elf: Path) 
         scored = 0   # no scores: the RAM copy of the weights is the per-edge state
     else:
         scored = model.n_edges
-    p = MemoryPlan(flash, need, cap, model.n_edges + 2 * scored, mem["sram_bytes"],
+    # masked-weight copies: every layer's (PRIOT), one buffer of the largest layer that is
+    # refilled layer by layer (PRIOT-S), the RAM weights (static SGD, NITI)
+    copies = (max(l.n_edges for l in model.layers) if cfg.method == reference.PRIOT_S
+              else model.n_edges)
+    p = MemoryPlan(flash, need, cap, copies + 2 * scored, mem["sram_bytes"],
                    mem["stack_bytes"], model.n_edges)
     for name, (used, region) in flash.items():
         if used > region:

@@ -65,9 +65,11 @@ static int niti_method(const priot_config_t *cfg)
 static void layout(priot_session_t *s, const priot_model_t *m, const priot_config_t *cfg,
                    bump_t *b)
 {
-    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0, wide_cap = 0;
+    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0, wide_cap = 0, max_edges = 0;
+    int8_t *shared = (int8_t *)0;
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
+        max_edges = max_u32(max_edges, L->n_edges);
         err_cap = max_u32(err_cap, max_u32(L->out_size, L->in_size));
         if (niti_method(cfg))
             wide_cap = max_u32(wide_cap, max_u32(err_cap, L->n_edges));
@@ -83,7 +85,13 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
         s->scores[l] = (int16_t *)bump(b, s->n_scored[l] > 0x7FFFFFFFu
                                               ? 0xFFFFFFFFu
                                               : 2u * s->n_scored[l]);
-        s->w_eff[l] = (int8_t *)bump(b, m->layers[l].n_edges);
+        if (!subset_method(cfg))
+            s->w_eff[l] = (int8_t *)bump(b, m->layers[l].n_edges);
+    }
+    if (subset_method(cfg)) {   /* one masked-weight buffer, filled layer by layer */
+        shared = (int8_t *)bump(b, max_edges);
+        for (l = 0; l < m->n_layers; l++)
+            s->w_eff[l] = shared;
     }
     s->x[0] = (int8_t *)bump(b, m->layers[0].in_size);
     for (l = 0; l < m->n_layers; l++) {
@@ -173,11 +181,13 @@ void priot_session_update_masks(priot_session_t *s)
         return;   /* no mask: w_eff holds the trained weights */
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
-        if (subset_method(&s->cfg))
-            priot_subset_mask_hint(s->scores[l], s->n_scored[l], L->w, L->n_edges,
-                                   s->cfg.keep_permille, s->cfg.seed, l, s->hist, s->w_eff[l],
-                                   &s->mask_hint[l]);
-        else
+        if (subset_method(&s->cfg)) {   /* thresholds only; weights built when used */
+            const uint32_t k = s->n_scored[l];
+            priot_topk_threshold_hint(s->scores[l], k, priot_n_keep(k, s->cfg.keep_permille),
+                                      s->hist, &s->mask_thr[l], &s->mask_eq[l],
+                                      &s->mask_hint[l]);
+            s->w_layer = PRIOT_MAX_LAYERS;   /* the shared buffer is stale */
+        } else
             priot_topk_mask_hint(s->scores[l], L->w, L->n_edges, s->cfg.keep_permille,
                                  s->hist, s->w_eff[l], &s->mask_hint[l]);
     }
@@ -210,6 +220,7 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
     memset(s, 0, sizeof(*s));
     for (i = 0; i < PRIOT_MAX_LAYERS; i++)
         s->mask_hint[i] = 256u;   /* no threshold yet */
+    s->w_layer = PRIOT_MAX_LAYERS;   /* the PRIOT-S weight buffer holds no layer yet */
     s->model = m;
     s->cfg = *cfg;
     s->arena = arena;
@@ -238,6 +249,17 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
     return PRIOT_OK;
 }
 
+const int8_t *priot_session_layer_weights(priot_session_t *s, uint32_t l)
+{
+    const priot_layer_t *L = &s->model->layers[l];
+    if (subset_method(&s->cfg) && s->w_layer != l) {
+        priot_subset_apply(s->scores[l], s->n_scored[l], L->w, L->n_edges, s->cfg.seed, l,
+                           s->mask_thr[l], s->mask_eq[l], s->w_eff[l]);
+        s->w_layer = l;
+    }
+    return s->w_eff[l];
+}
+
 /* ------------------------------------------------------------------ forward / train */
 
 static void forward(priot_session_t *s, const uint8_t *image, int use_mask)
@@ -247,7 +269,7 @@ static void forward(priot_session_t *s, const uint8_t *image, int use_mask)
     priot_input_q7(image, s->x[0], m->layers[0].in_size);
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
-        const int8_t *w = use_mask ? s->w_eff[l] : L->w;
+        const int8_t *w = use_mask ? priot_session_layer_weights(s, l) : L->w;
         if (L->type == PRIOT_LAYER_CONV)
             priot_conv3x3_forward(L, s->x[l], w, s->y[l], s->acc);
         else
@@ -426,10 +448,11 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
         e = s->err[cur];
         /* the input's error first, with this step's weights (static SGD updates them) */
         if (l > 0) {
+            const int8_t *w = priot_session_layer_weights(s, l);
             if (conv)
-                priot_conv3x3_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
+                priot_conv3x3_error_backward(L, e, w, s->err[cur ^ 1u], s->acc);
             else
-                priot_fc_error_backward(L, e, s->w_eff[l], s->err[cur ^ 1u], s->acc);
+                priot_fc_error_backward(L, e, w, s->err[cur ^ 1u], s->acc);
         }
         charge(s, &st->backward, &mark);
         /* score gradient and update, one output row at a time; all-zero rows skipped */

@@ -217,7 +217,7 @@ int32_t priot_host_train(const uint8_t *model, uint32_t model_len, const uint8_t
         copy_scores(&s, scores_out, m.n_edges);
     if (weff_out)
         for (l = 0; l < m.n_layers; l++) {
-            memcpy(weff_out + off, s.w_eff[l], m.layers[l].n_edges);
+            memcpy(weff_out + off, priot_session_layer_weights(&s, l), m.layers[l].n_edges);
             off += m.layers[l].n_edges;
         }
     return PRIOT_OK;

@@ -177,16 +177,13 @@ uint32_t priot_subset_mask(const int16_t *s, uint32_t k, const int8_t *w, uint32
     return priot_subset_mask_hint(s, k, w, n, keep_permille, seed, layer, hist, w_eff, &hint);
 }
 
-PRIOT_HOT uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const int8_t *w,
-                                          uint32_t n, uint32_t keep_permille, uint32_t seed,
-                                          uint32_t layer, uint32_t *hist, int8_t *w_eff,
-                                          uint32_t *hint)
+PRIOT_HOT uint32_t priot_subset_apply(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
+                                      uint32_t seed, uint32_t layer, int16_t thr, uint32_t eq,
+                                      int8_t *w_eff)
 {
     priot_subset_iter_t it;
-    int16_t thr;
-    uint32_t eq, j, kept = 0;
+    uint32_t j, kept = 0;
     memcpy(w_eff, w, n);
-    priot_topk_threshold_hint(s, k, priot_n_keep(k, keep_permille), hist, &thr, &eq, hint);
     priot_subset_begin(&it, n, k, seed, layer);
     for (j = 0; j < k; j++) {
         const uint32_t idx = priot_subset_next(&it);
@@ -200,4 +197,14 @@ PRIOT_HOT uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const in
         kept++;
     }
     return kept;
+}
+
+uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
+                                uint32_t keep_permille, uint32_t seed, uint32_t layer,
+                                uint32_t *hist, int8_t *w_eff, uint32_t *hint)
+{
+    int16_t thr;
+    uint32_t eq;
+    priot_topk_threshold_hint(s, k, priot_n_keep(k, keep_permille), hist, &thr, &eq, hint);
+    return priot_subset_apply(s, k, w, n, seed, layer, thr, eq, w_eff);
 }

@@ -71,6 +71,12 @@ typedef struct {
     priot_acc_t *wide;                /* NITI: a whole tensor's int32 accumulators */
     int32_t x_exp[PRIOT_MAX_LAYERS + 1];  /* NITI: x[l]'s exponent minus its static one */
     uint32_t mask_hint[PRIOT_MAX_LAYERS]; /* bin of each layer's last mask threshold */
+    /* PRIOT-S keeps no per-layer masked copies: w_eff[l] all point at one buffer of the
+     * largest layer, filled for one layer at a time from the flash weights and the
+     * layer's threshold (priot_session_layer_weights). */
+    int16_t mask_thr[PRIOT_MAX_LAYERS];
+    uint32_t mask_eq[PRIOT_MAX_LAYERS];
+    uint32_t w_layer;                 /* layer whose weights the shared buffer holds */
     uint32_t err_cap, acc_cap, grad_cap, wide_cap;
 
     uint8_t *arena;
@@ -102,6 +108,11 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
 
 /* Recompute every layer's mask and w_eff from the current scores. */
 void priot_session_update_masks(priot_session_t *s);
+
+/* The weights layer l computes with (masked for PRIOT/PRIOT-S, the RAM copy for the
+ * weight-training methods). For PRIOT-S this (re)builds the shared buffer when it holds
+ * another layer, so the pointer is valid until the next call for another layer. */
+const int8_t *priot_session_layer_weights(priot_session_t *s, uint32_t l);
 
 /* Forward one uint8 image (model input shape); returns the predicted label. The logits
  * are left in s->x[n_layers]. use_mask = 0: the frozen model (stored weights). */

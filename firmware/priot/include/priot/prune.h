@@ -61,3 +61,8 @@ uint32_t priot_subset_mask(const int16_t *s, uint32_t k, const int8_t *w, uint32
 uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
                                 uint32_t keep_permille, uint32_t seed, uint32_t layer,
                                 uint32_t *hist, int8_t *w_eff, uint32_t *hint);
+/* The second half of the PRIOT-S mask: w_eff = w with the scored edges below the
+ * threshold (thr, eq from priot_topk_threshold over the k scores) zeroed. */
+uint32_t priot_subset_apply(const int16_t *s, uint32_t k, const int8_t *w, uint32_t n,
+                            uint32_t seed, uint32_t layer, int16_t thr, uint32_t eq,
+                            int8_t *w_eff);
