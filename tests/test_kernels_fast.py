@@ -93,6 +93,25 @@ def test_conv_zero_errors_and_weights():
         assert not opt.any()
 
 
+@pytest.mark.parametrize("n_before", [250, 256, 300])
+def test_score_grad_error_list_overflow_in_the_last_row(n_before):
+    """More non-zero errors than the gradient's list holds (256), the overflow met inside
+    the plane's last row of a large unpooled plane: the kernels must fall back to the
+    sweep, not use the incomplete list (a bug the first optimised version had)."""
+    rng = np.random.default_rng(n_before)
+    x = fill(rng, (3, 32, 32), "random")
+    e = np.zeros((2, 32, 32), dtype=np.int8)
+    for c in range(2):
+        idx = rng.choice(32 * 31, n_before, replace=False)
+        e[c].reshape(-1)[idx] = rng.integers(1, 100, n_before)
+        e[c, 31, :10] = 5
+    g = R.conv_score_grad(e, x)
+    opt, ref = both(N.conv_score_grad, e, x, 2)
+    assert np.array_equal(opt, ref)
+    assert np.array_equal(opt, R.sat16(R.round_shift(g, 2)))
+    assert np.array_equal(N.niti_grad(e, x), g)
+
+
 @pytest.mark.parametrize("n,oc", FC_SHAPES)
 def test_fc_kernels_opt_equal_ref_and_numpy(n, oc):
     rng = np.random.default_rng(n * 100 + oc)

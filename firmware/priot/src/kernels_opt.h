@@ -3,7 +3,9 @@
 #ifndef PRIOT_SRC_KERNELS_OPT_H
 #define PRIOT_SRC_KERNELS_OPT_H
 #include <stdint.h>
+#include <string.h>
 #include "priot/arith.h"
+#include "priot/types.h"
 
 /* ------------------------------------------------------------------ 3x3 planes
  * plane9_add: acc[y][x] += sum_t src[y + dy_t][x + dx_t] * k[t] over one H x W plane
@@ -113,6 +115,223 @@ static inline uint32_t load_taps(int32_t *k, const int8_t *w, int reversed)
         any |= (uint32_t)k[t];
     }
     return any;
+}
+
+/* ------------------------------------------------------------------ sparse errors
+ * After the 2x2 max-pool routing at most one error in four is non-zero (the ReLU mask
+ * removes more), so the error backward and the weight gradient walk lists of the
+ * non-zero errors instead of whole planes. off[t]: offset of tap t ((ky - 1) W + kx - 1).
+ * A position (yy, xx) misses the taps that leave the plane: rows 0 / H - 1 miss taps
+ * 0-2 / 6-8, columns 0 / W - 1 miss taps 0,3,6 / 2,5,8. */
+static inline void tap_offsets(int32_t *off, uint32_t W)
+{
+    uint32_t t;
+    for (t = 0; t < 9u; t++)
+        off[t] = ((int32_t)(t / 3u) - 1) * (int32_t)W + (int32_t)(t % 3u) - 1;
+}
+
+static inline uint32_t missed_rows(uint32_t yy, uint32_t H)
+{
+    return (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
+}
+
+static inline uint32_t missed_cols(uint32_t xx, uint32_t W)
+{
+    return (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
+}
+
+/* Error backward: the non-zero errors of all output channels, packed one word each
+ * (value << 24 | in-range tap mask << 12 | offset; planes up to 4096 pixels), with the
+ * first entry of every channel in start[]. 3200 bytes of stack; the tiny CNN's conv
+ * 8->16 has at most 16 x 49 = 784 entries after pooling. */
+#define EB_LIST_MAX 800u
+#define EB_OC_MAX 64u
+typedef struct {
+    int32_t ent[EB_LIST_MAX];
+    uint16_t start[EB_OC_MAX + 1u];
+    int32_t off[9];
+    int sparse;   /* 0: denser than a quarter, or too many entries or channels */
+} eb_list_t;
+
+static PRIOT_HOT void eb_list_build(eb_list_t *l, const priot_layer_t *L, const int8_t *e_out)
+{
+    const uint32_t OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
+    uint32_t o, n = 0;
+    tap_offsets(l->off, W);
+    l->sparse = OC <= EB_OC_MAX && HW <= 4096u;
+    for (o = 0; l->sparse && o < OC; o++) {
+        const int8_t *eo = e_out + o * HW;
+        uint32_t p = 0, yy, xx;
+        l->start[o] = (uint16_t)n;
+        for (yy = 0; yy < H && l->sparse; yy++) {
+            const uint32_t rows = missed_rows(yy, H);
+            for (xx = 0; xx < W; xx++, p++) {
+                if (!eo[p])
+                    continue;
+                if (n == EB_LIST_MAX) {
+                    l->sparse = 0;
+                    break;
+                }
+                /* entry at (yy, xx) reaches e_in at (yy + ky - 1, xx + kx - 1) */
+                l->ent[n++] = (int32_t)(((uint32_t)(uint8_t)eo[p] << 24) |
+                                        ((~(rows | missed_cols(xx, W)) & 0x1FFu) << 12) | p);
+            }
+        }
+    }
+    if (l->sparse) {
+        l->start[OC] = (uint16_t)n;
+        l->sparse = 4u * n <= OC * HW;
+    }
+}
+
+/* acc (input channel i's plane, zeroed by the caller) += the transposed conv of e_out
+ * with w[.][i]: scattered from the list (acc[p + off_t] += e w_t), or, for dense errors,
+ * gathered as the forward correlation of e_out with the reversed kernels. */
+static PRIOT_HOT void eb_plane_add(const eb_list_t *l, const priot_layer_t *L,
+                                   const int8_t *e_out, const int8_t *w, uint32_t i,
+                                   priot_acc_t *acc)
+{
+    const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
+    uint32_t o, j;
+    int32_t k[9];
+    if (!l->sparse) {
+        for (o = 0; o < OC; o++)
+            if (load_taps(k, w + (o * C + i) * 9u, 1))
+                plane9_add(acc, e_out + o * HW, k, H, W);
+        return;
+    }
+    for (o = 0; o < OC; o++) {
+        const uint32_t j1 = l->start[o + 1u];
+        if (l->start[o] == j1 || !load_taps(k, w + (o * C + i) * 9u, 0))
+            continue;
+        for (j = l->start[o]; j < j1; j++) {
+            const int32_t v = l->ent[j];
+            const uint32_t taps = ((uint32_t)v >> 12) & 0x1FFu;
+            priot_acc_t *a = acc + (v & 0xFFF);
+            const int32_t e = v >> 24;
+            if (taps == 0x1FFu) {
+                priot_acc_t *r = a - W;
+                r[-1] += (uint32_t)(e * k[0]);
+                r[0] += (uint32_t)(e * k[1]);
+                r[1] += (uint32_t)(e * k[2]);
+                a[-1] += (uint32_t)(e * k[3]);
+                a[0] += (uint32_t)(e * k[4]);
+                a[1] += (uint32_t)(e * k[5]);
+                r = a + W;
+                r[-1] += (uint32_t)(e * k[6]);
+                r[0] += (uint32_t)(e * k[7]);
+                r[1] += (uint32_t)(e * k[8]);
+            } else {
+                uint32_t t;
+                for (t = 0; t < 9u; t++)
+                    if (taps & (1u << t))
+                        a[l->off[t]] += (uint32_t)(e * k[t]);
+            }
+        }
+    }
+}
+
+/* Weight gradient: the non-zero errors of one output channel, interior positions from
+ * the front of the list, border positions (offset | tap mask << 16) from the back. */
+#define SG_LIST_MAX 256u
+typedef struct {
+    int32_t pos[SG_LIST_MAX];
+    int32_t ev[SG_LIST_MAX];
+    int32_t off[9];          /* tap_offsets(off, W), set by the caller once */
+    uint32_t n_in, n_bd;     /* entries [0, n_in) interior, [n_bd, SG_LIST_MAX) border */
+} sg_list_t;
+
+/* List channel eo (H x W); 0 if the errors do not fit the list or are dense enough (more
+ * than half non-zero) that the plain sweep is cheaper. */
+static PRIOT_HOT int sg_list_build(sg_list_t *l, const int8_t *eo, uint32_t H, uint32_t W)
+{
+    uint32_t n_in = 0, n_bd = SG_LIST_MAX, p = 0, yy, xx;
+    for (yy = 0; yy < H; yy++) {
+        const uint32_t rows = missed_rows(yy, H);
+        for (xx = 0; xx < W; xx++, p++) {
+            uint32_t miss;
+            if (!eo[p])
+                continue;
+            if (n_in == n_bd)
+                return 0;   /* one error more than the list holds */
+            miss = rows | missed_cols(xx, W);
+            if (miss) {
+                n_bd--;
+                l->pos[n_bd] = (int32_t)(p | ((~miss & 0x1FFu) << 16));
+                l->ev[n_bd] = eo[p];
+            } else {
+                l->pos[n_in] = (int32_t)p;
+                l->ev[n_in] = eo[p];
+                n_in++;
+            }
+        }
+    }
+    l->n_in = n_in;
+    l->n_bd = n_bd;
+    return 2u * (n_in + SG_LIST_MAX - n_bd) <= H * W;
+}
+
+/* g[t] = sum over the listed errors e at p of e * xi[p + off_t] (the nine tap sums of one
+ * input channel plane xi). */
+static inline __attribute__((always_inline)) void sg_tap_sums(const sg_list_t *l, const int8_t *xi, priot_acc_t *g)
+{
+    uint32_t k, t;
+    for (t = 0; t < 9u; t += 3) {
+        const int8_t *xr = xi + l->off[t + 1u];
+        priot_acc_t g0 = 0, g1 = 0, g2 = 0;
+        const int32_t *pp = l->pos, *pe = l->ev, *pend = l->pos + l->n_in;
+        while (pp != pend) {
+            const int8_t *q = xr + *pp++;
+            const int32_t e = *pe++;
+            g0 += (uint32_t)(e * q[-1]);
+            g1 += (uint32_t)(e * q[0]);
+            g2 += (uint32_t)(e * q[1]);
+        }
+        g[t] = g0;
+        g[t + 1u] = g1;
+        g[t + 2u] = g2;
+    }
+    for (k = l->n_bd; k < SG_LIST_MAX; k++) {
+        const int8_t *q = xi + (l->pos[k] & 0xFFFF);
+        const uint32_t taps = (uint32_t)l->pos[k] >> 16;
+        const int32_t e = l->ev[k];
+        for (t = 0; t < 9u; t++)
+            if (taps & (1u << t))
+                g[t] += (uint32_t)(e * q[l->off[t]]);
+    }
+}
+
+/* ------------------------------------------------------------------ fc */
+
+/* acc[j] = sum_o e[o] * w[o][j] over the non-zero e[o]; two rows per pass share each
+ * acc[j] load and store. */
+static PRIOT_HOT void fc_error_accumulate(const priot_layer_t *L, const int8_t *e_out,
+                                         const int8_t *w, priot_acc_t *acc)
+{
+    const uint32_t N = L->in.c, OC = L->out.c;
+    uint32_t o, j;
+    int32_t pend = 0;
+    const int8_t *wp = 0;
+    memset(acc, 0, N * sizeof(priot_acc_t));
+    for (o = 0; o < OC; o++) {
+        const int32_t ev = e_out[o];
+        if (!ev)
+            continue;
+        if (!pend) {
+            pend = ev;
+            wp = w + o * N;
+            continue;
+        }
+        {
+            const int8_t *w1 = w + o * N;
+            for (j = 0; j < N; j++)
+                acc[j] += (uint32_t)(pend * wp[j] + ev * w1[j]);
+        }
+        pend = 0;
+    }
+    if (pend)
+        for (j = 0; j < N; j++)
+            acc[j] += (uint32_t)(pend * wp[j]);
 }
 
 #endif

@@ -137,197 +137,40 @@ PRIOT_HOT void priot_fc_acc32(const priot_layer_t *L, const int8_t *x, const int
 }
 
 /* Error accumulators, as priot_conv3x3_error_backward without the requantisation (all
- * in.c planes stay int32). Pooled layers have at most one non-zero error in four: the
- * non-zero errors of all output channels are listed once, packed in one word (value << 24
- * | in-range tap mask << 12 | offset; planes up to 4096 pixels), and scattered into the
- * accumulators of every input channel. Denser errors (more than a quarter non-zero, more
- * than EB_LIST_MAX entries or more than EB_OC_MAX channels) take the gather form: the
- * forward correlation of e_out with the reversed kernels. 3200 bytes of stack. */
-#define EB_LIST_MAX 800u
-#define EB_OC_MAX 64u
-
+ * in.c planes stay int32): kernels_opt.h's sparse scatter / dense gather per plane. */
 PRIOT_HOT void priot_conv3x3_error_acc32(const priot_layer_t *L, const int8_t *e_out,
                                          const int8_t *w, priot_acc_t *acc)
 {
-    const uint32_t C = L->in.c, OC = L->out.c, H = L->in.h, W = L->in.w, HW = H * W;
-    uint32_t i, o, j, n = 0;
-    int32_t k[9];
-    int32_t ent[EB_LIST_MAX];
-    uint16_t start[EB_OC_MAX + 1u];
-    int32_t off[9];
-    int sparse = OC <= EB_OC_MAX && HW <= 4096u;
+    const uint32_t C = L->in.c, HW = (uint32_t)L->in.h * L->in.w;
+    uint32_t i;
+    eb_list_t list;
     memset(acc, 0, C * HW * sizeof(priot_acc_t));
-    for (j = 0; j < 9u; j++)
-        off[j] = ((int32_t)(j / 3u) - 1) * (int32_t)W + (int32_t)(j % 3u) - 1;
-    for (o = 0; sparse && o < OC; o++) {
-        const int8_t *eo = e_out + o * HW;
-        uint32_t p = 0, yy, xx;
-        start[o] = (uint16_t)n;
-        for (yy = 0; yy < H && sparse; yy++) {
-            const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
-            for (xx = 0; xx < W; xx++, p++) {
-                uint32_t miss;
-                if (!eo[p])
-                    continue;
-                if (n == EB_LIST_MAX) {
-                    sparse = 0;
-                    break;
-                }
-                /* entry at (yy, xx) reaches acc at (yy + ky - 1, xx + kx - 1) */
-                miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
-                ent[n] = (int32_t)(((uint32_t)(uint8_t)eo[p] << 24) | ((~miss & 0x1FFu) << 12) | p);
-                n++;
-            }
-        }
-    }
-    if (sparse) {
-        start[OC] = (uint16_t)n;
-        sparse = 4u * n <= OC * HW;
-    }
-    if (!sparse) {
-        for (i = 0; i < C; i++, acc += HW)
-            for (o = 0; o < OC; o++)
-                if (load_taps(k, w + (o * C + i) * 9u, 1))
-                    plane9_add(acc, e_out + o * HW, k, H, W);
-        return;
-    }
-    for (i = 0; i < C; i++, acc += HW) {
-        for (o = 0; o < OC; o++) {
-            const uint32_t j1 = start[o + 1u];
-            if (start[o] == j1 || !load_taps(k, w + (o * C + i) * 9u, 0))
-                continue;
-            for (j = start[o]; j < j1; j++) {
-                const int32_t v = ent[j];
-                const uint32_t taps = ((uint32_t)v >> 12) & 0x1FFu;
-                priot_acc_t *a = acc + (v & 0xFFF);
-                const int32_t e = v >> 24;
-                if (taps == 0x1FFu) {
-                    priot_acc_t *r = a - W;
-                    r[-1] += (uint32_t)(e * k[0]);
-                    r[0] += (uint32_t)(e * k[1]);
-                    r[1] += (uint32_t)(e * k[2]);
-                    a[-1] += (uint32_t)(e * k[3]);
-                    a[0] += (uint32_t)(e * k[4]);
-                    a[1] += (uint32_t)(e * k[5]);
-                    r = a + W;
-                    r[-1] += (uint32_t)(e * k[6]);
-                    r[0] += (uint32_t)(e * k[7]);
-                    r[1] += (uint32_t)(e * k[8]);
-                } else {
-                    uint32_t t;
-                    for (t = 0; t < 9u; t++)
-                        if (taps & (1u << t))
-                            a[off[t]] += (uint32_t)(e * k[t]);
-                }
-            }
-        }
-    }
+    eb_list_build(&list, L, e_out);
+    for (i = 0; i < C; i++)
+        eb_plane_add(&list, L, e_out, w, i, acc + i * HW);
 }
 
-/* acc[j] += e * w[o][j] over the non-zero e[o]; two rows per pass share each acc[j]
- * load and store. */
 PRIOT_HOT void priot_fc_error_acc32(const priot_layer_t *L, const int8_t *e_out,
                                     const int8_t *w, priot_acc_t *acc)
 {
-    const uint32_t N = L->in.c, OC = L->out.c;
-    uint32_t o, j;
-    int32_t pend = 0;
-    const int8_t *wp = 0;
-    memset(acc, 0, N * sizeof(priot_acc_t));
-    for (o = 0; o < OC; o++) {
-        const int32_t ev = e_out[o];
-        if (!ev)
-            continue;
-        if (!pend) {
-            pend = ev;
-            wp = w + o * N;
-            continue;
-        }
-        {
-            const int8_t *w1 = w + o * N;
-            for (j = 0; j < N; j++)
-                acc[j] += (uint32_t)(pend * wp[j] + ev * w1[j]);
-        }
-        pend = 0;
-    }
-    if (pend)
-        for (j = 0; j < N; j++)
-            acc[j] += (uint32_t)(pend * wp[j]);
+    fc_error_accumulate(L, e_out, w, acc);
 }
 
-/* Weight gradient of output channel o, as priot_conv3x3_score_grad without the shift:
- * the non-zero errors of the channel are listed once (interior positions from the front,
- * border positions with their in-range tap mask from the back) and the nine tap sums of
- * every input channel run over the list only. A channel with more than half of its errors
- * non-zero (or more than GR_LIST_MAX) takes the reference sweep. */
-#define GR_LIST_MAX 256u
-
+/* Weight gradient of output channel o, as priot_conv3x3_score_grad without the shift
+ * (kernels_opt.h: sg_list_build, sg_tap_sums; dense channels take the reference sweep). */
 PRIOT_HOT void priot_conv3x3_grad32(const priot_layer_t *L, const int8_t *e_out,
                                     const int8_t *x, uint32_t o, priot_acc_t *g)
 {
     const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
-    const int8_t *eo = e_out + o * HW;
-    int32_t pos[GR_LIST_MAX];     /* interior: offset; border: offset | tap mask << 16 */
-    int32_t ev[GR_LIST_MAX];
-    int32_t off[9];
-    uint32_t i, k, t, n_in = 0, n_bd = GR_LIST_MAX, p = 0, yy, xx;
-    if (HW > 65535u) {
+    sg_list_t list;
+    uint32_t i;
+    tap_offsets(list.off, W);
+    if (HW > 65535u || !sg_list_build(&list, e_out + o * HW, H, W)) {
         priot_conv3x3_grad32_ref(L, e_out, x, o, g);
         return;
     }
-    for (t = 0; t < 9u; t++)
-        off[t] = ((int32_t)(t / 3u) - 1) * (int32_t)W + (int32_t)(t % 3u) - 1;
-    for (yy = 0; yy < H && n_in < n_bd; yy++) {
-        const uint32_t rows = (yy == 0 ? 0x007u : 0u) | (yy + 1u == H ? 0x1C0u : 0u);
-        for (xx = 0; xx < W; xx++, p++) {
-            uint32_t miss;
-            if (!eo[p])
-                continue;
-            if (n_in == n_bd)
-                break;
-            miss = rows | (xx == 0 ? 0x049u : 0u) | (xx + 1u == W ? 0x124u : 0u);
-            if (miss) {
-                n_bd--;
-                pos[n_bd] = (int32_t)(p | ((~miss & 0x1FFu) << 16));
-                ev[n_bd] = eo[p];
-            } else {
-                pos[n_in] = (int32_t)p;
-                ev[n_in] = eo[p];
-                n_in++;
-            }
-        }
-    }
-    /* list full, or dense enough that the plain sweep is cheaper */
-    if (yy < H || 2u * (n_in + GR_LIST_MAX - n_bd) > HW) {
-        priot_conv3x3_grad32_ref(L, e_out, x, o, g);
-        return;
-    }
-    for (i = 0; i < C; i++, g += 9) {
-        const int8_t *xi = x + i * HW;
-        for (t = 0; t < 9u; t += 3) {
-            const int8_t *xr = xi + off[t + 1u];
-            priot_acc_t g0 = 0, g1 = 0, g2 = 0;
-            const int32_t *pp = pos, *pe = ev, *pend = pos + n_in;
-            while (pp != pend) {
-                const int8_t *q = xr + *pp++;
-                const int32_t e = *pe++;
-                g0 += (uint32_t)(e * q[-1]);
-                g1 += (uint32_t)(e * q[0]);
-                g2 += (uint32_t)(e * q[1]);
-            }
-            g[t] = g0;
-            g[t + 1u] = g1;
-            g[t + 2u] = g2;
-        }
-        for (k = n_bd; k < GR_LIST_MAX; k++) {
-            const int8_t *q = xi + (pos[k] & 0xFFFF);
-            const uint32_t taps = (uint32_t)pos[k] >> 16;
-            const int32_t e = ev[k];
-            for (t = 0; t < 9u; t++)
-                if (taps & (1u << t))
-                    g[t] += (uint32_t)(e * q[off[t]]);
-        }
-    }
+    for (i = 0; i < C; i++, g += 9)
+        sg_tap_sums(&list, x + i * HW, g);
 }
 
 PRIOT_HOT void priot_fc_grad32(const priot_layer_t *L, const int8_t *e_out, const int8_t *x,
