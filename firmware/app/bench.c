@@ -18,6 +18,7 @@
 #include "board.h"
 #include "lineout.h"
 #include "priot/crc32.h"
+#include "priot/host.h"
 #include "priot/kernels.h"
 #include "priot/kernels_ref.h"
 #include "priot/niti.h"
@@ -99,30 +100,10 @@ static void fill_scores(int16_t *p, uint32_t n)
         *p++ = (int16_t)(rnd() & 0xFFFFu);
 }
 
+/* The bench's layers: ReLU, out/err/grad shifts 9/7/3, weights wbuf, biases bias. */
 static priot_layer_t layer(uint32_t type, uint32_t c, uint32_t h, uint32_t w, uint32_t oc)
 {
-    priot_layer_t L;
-    memset(&L, 0, sizeof(L));
-    L.type = (uint8_t)type;
-    L.flags = PRIOT_FLAG_RELU;
-    L.out_shift = 9;
-    L.err_shift = 7;
-    L.grad_shift = 3;
-    L.in.c = (uint16_t)c;
-    L.in.h = (uint16_t)h;
-    L.in.w = (uint16_t)w;
-    L.out.c = (uint16_t)oc;
-    L.out.h = (uint16_t)h;
-    L.out.w = (uint16_t)w;
-    L.next = L.out;
-    L.in_size = c * h * w;
-    L.out_size = oc * h * w;
-    L.next_size = L.out_size;
-    L.row_edges = type == PRIOT_LAYER_CONV ? c * 9u : c;
-    L.n_edges = L.row_edges * oc;
-    L.w = wbuf;
-    L.bias = bias;
-    return L;
+    return priot_host_layer(type, c, h, w, oc, PRIOT_FLAG_RELU, 9, 7, 3, wbuf, bias);
 }
 
 static void report(const char *kernel, const char *impl, const char *shape, uint32_t macs,

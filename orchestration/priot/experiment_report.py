@@ -151,27 +151,16 @@ def plots(summary: dict, out_dir: Path) -> list[Path]:
         names = list(fitted)
         phases = ("forward", "loss", "backward", "update", "mask", "scale")
         fig, ax = plt.subplots(figsize=(7, 4))
-        bottom = [0.0] * len(names)
-        for ph in phases:
-            vals = [fitted[m]["phases"][ph] / 1e6 for m in names]
-            ax.bar(names, vals, bottom=bottom, label=ph)
-            bottom = [b + v for b, v in zip(bottom, vals)]
+        _stacked_bars(ax, names, {ph: [fitted[m]["phases"][ph] / 1e6 for m in names]
+                                  for ph in phases})
         ax.set(ylabel="M cycles per training sample", title="per-phase cycles (emulated M0+)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths.append(out_dir / "cycles_per_phase.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save(fig, ax, out_dir / "cycles_per_phase.png"))
 
         fig, ax = plt.subplots(figsize=(7, 4))
-        parts = {"static SRAM": [fitted[m]["static_sram"] for m in names],
-                 "session arena": [fitted[m]["arena_used"] for m in names],
-                 "stack peak": [fitted[m]["stack_peak"] for m in names]}
-        bottom = [0.0] * len(names)
-        for label, vals in parts.items():
-            vals = [v / 1024 for v in vals]
-            ax.bar(names, vals, bottom=bottom, label=label)
-            bottom = [b + v for b, v in zip(bottom, vals)]
+        _stacked_bars(ax, names, {label: [fitted[m][key] / 1024 for m in names]
+                                  for label, key in (("static SRAM", "static_sram"),
+                                                     ("session arena", "arena_used"),
+                                                     ("stack peak", "stack_peak"))})
         missing = {m: d for m, d in device.items() if not d.get("fits") and "arena_need" in d}
         if missing:
             ax.bar(list(missing), [d["arena_need"] / 1024 for d in missing.values()],
@@ -179,9 +168,23 @@ def plots(summary: dict, out_dir: Path) -> list[Path]:
                    label="session arena needed (does not fit)")
         ax.axhline(264, color="red", ls="--", label="RP2040 SRAM (264 KiB)")
         ax.set(ylabel="KiB", title="SRAM per method")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths.append(out_dir / "memory_per_method.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save(fig, ax, out_dir / "memory_per_method.png"))
     return paths
+
+
+def _stacked_bars(ax, names, parts: dict) -> None:
+    """One bar per name, the parts ({label: values}) stacked in order."""
+    bottom = [0.0] * len(names)
+    for label, vals in parts.items():
+        ax.bar(names, vals, bottom=bottom, label=label)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+
+
+def _save(fig, ax, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -334,6 +334,21 @@ static int all_zero(const int8_t *p, uint32_t n)
     return 1;
 }
 
+/* SEMANTICS.md "Backward pass" 1-2: route err[*cur] (the error of layer l's output,
+ * pooled shape) through the pool and the ReLU mask; returns the error of y (err[*cur]
+ * after the swap). */
+static const int8_t *output_error(priot_session_t *s, const priot_layer_t *L, uint32_t l,
+                                  uint32_t *cur)
+{
+    if (L->flags & PRIOT_FLAG_POOL) {
+        priot_maxpool2x2_backward(s->err[*cur], s->y[l], L->out, s->err[*cur ^ 1u]);
+        *cur ^= 1u;
+    }
+    if (L->flags & PRIOT_FLAG_RELU)
+        priot_relu_backward(s->err[*cur], s->y[l], L->out_size);
+    return s->err[*cur];
+}
+
 /* Logits z (exponent d above the static logit exponent) at the static logit scale:
  * sat8(z * 2^d) for d >= 0, round_shift(z, -d) for d < 0. */
 static void logits_to_static(const int8_t *z, uint32_t n, int32_t d, int8_t *out)
@@ -365,13 +380,7 @@ static void train_step_dynamic(priot_session_t *s, const uint8_t *image, uint32_
         const uint32_t row = L->row_edges, plane = (uint32_t)L->out.h * L->out.w;
         const int8_t *e;
         uint32_t o, shift;
-        if (L->flags & PRIOT_FLAG_POOL) {
-            priot_maxpool2x2_backward(s->err[cur], s->y[l], L->out, s->err[cur ^ 1u]);
-            cur ^= 1u;
-        }
-        if (L->flags & PRIOT_FLAG_RELU)
-            priot_relu_backward(s->err[cur], s->y[l], L->out_size);
-        e = s->err[cur];
+        e = output_error(s, L, l, &cur);
         if (l > 0) {   /* the input's error, with this step's weights */
             if (conv)
                 priot_conv3x3_error_acc32(L, e, s->w_eff[l], s->wide);
@@ -439,13 +448,7 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
             priot_subset_begin(&it, L->n_edges, s->n_scored[l], s->cfg.seed, l);
             next_idx = priot_subset_next(&it);
         }
-        if (L->flags & PRIOT_FLAG_POOL) {
-            priot_maxpool2x2_backward(s->err[cur], s->y[l], L->out, s->err[cur ^ 1u]);
-            cur ^= 1u;
-        }
-        if (L->flags & PRIOT_FLAG_RELU)
-            priot_relu_backward(s->err[cur], s->y[l], L->out_size);
-        e = s->err[cur];
+        e = output_error(s, L, l, &cur);
         /* the input's error first, with this step's weights (static SGD updates them) */
         if (l > 0) {
             const int8_t *w = priot_session_layer_weights(s, l);

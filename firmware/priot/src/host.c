@@ -270,10 +270,10 @@ uint32_t priot_host_rng(uint32_t seed, uint32_t n, uint32_t *out)
     return r.x;
 }
 
-static priot_layer_t make_layer(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
-                                uint32_t out_c, uint32_t flags, uint32_t out_shift,
-                                uint32_t err_shift, uint32_t grad_shift, const int8_t *wt,
-                                const int32_t *bias)
+priot_layer_t priot_host_layer(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
+                               uint32_t out_c, uint32_t flags, uint32_t out_shift,
+                               uint32_t err_shift, uint32_t grad_shift, const int8_t *wt,
+                               const int32_t *bias)
 {
     priot_layer_t L;
     memset(&L, 0, sizeof(L));
@@ -303,7 +303,7 @@ void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out
                              uint32_t out_shift, uint32_t relu, const int8_t *x,
                              const int8_t *wt, const int32_t *bias, int8_t *y, uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c,
                                  relu ? PRIOT_FLAG_RELU : 0u, out_shift, 0, 0, wt, bias);
     KERNEL(priot_conv3x3_forward)(&L, x, wt, y, acc);
 }
@@ -311,7 +311,7 @@ void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out
 void priot_host_fc_forward(uint32_t in_n, uint32_t out_n, uint32_t out_shift, uint32_t relu,
                            const int8_t *x, const int8_t *wt, const int32_t *bias, int8_t *y)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n,
                                  relu ? PRIOT_FLAG_RELU : 0u, out_shift, 0, 0, wt, bias);
     KERNEL(priot_fc_forward)(&L, x, wt, y);
 }
@@ -341,7 +341,7 @@ void priot_host_conv_error_backward(uint32_t in_c, uint32_t h, uint32_t w, uint3
                                     uint32_t err_shift, const int8_t *e_out, const int8_t *wt,
                                     int8_t *e_in, uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, err_shift, 0,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, err_shift, 0,
                                  wt, (const int32_t *)0);
     KERNEL(priot_conv3x3_error_backward)(&L, e_out, wt, e_in, acc);
 }
@@ -350,7 +350,7 @@ void priot_host_fc_error_backward(uint32_t in_n, uint32_t out_n, uint32_t err_sh
                                   const int8_t *e_out, const int8_t *wt, int8_t *e_in,
                                   uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, err_shift, 0, wt,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, err_shift, 0, wt,
                                  (const int32_t *)0);
     KERNEL(priot_fc_error_backward)(&L, e_out, wt, e_in, acc);
 }
@@ -359,7 +359,7 @@ void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t 
                                 uint32_t grad_shift, const int8_t *e_out, const int8_t *x,
                                 int16_t *gq)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, grad_shift,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, grad_shift,
                                  (const int8_t *)0, (const int32_t *)0);
     KERNEL(priot_conv3x3_score_grad)(&L, e_out, x, 0, out_c, gq);
 }
@@ -367,7 +367,7 @@ void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t 
 void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
                               const int8_t *e_out, const int8_t *x, int16_t *gq)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, grad_shift,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, grad_shift,
                                  (const int8_t *)0, (const int32_t *)0);
     KERNEL(priot_fc_score_grad)(&L, e_out, x, 0, out_n, gq);
 }
@@ -389,7 +389,7 @@ void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint3
                                  uint32_t o_end, const int8_t *e_out, const int8_t *x,
                                  int16_t *gq)
 {
-    priot_layer_t L = make_layer(type, in_c, h, w, out_c, 0, 0, 0, grad_shift,
+    priot_layer_t L = priot_host_layer(type, in_c, h, w, out_c, 0, 0, 0, grad_shift,
                                  (const int8_t *)0, (const int32_t *)0);
     if (type == PRIOT_LAYER_CONV)
         KERNEL(priot_conv3x3_score_grad)(&L, e_out, x, o_begin, o_end, gq);
@@ -405,21 +405,21 @@ void priot_host_niti_conv_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t ou
                               const int8_t *x, const int8_t *wt, const int32_t *bias,
                               uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt, bias);
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt, bias);
     KERNEL(priot_conv3x3_acc32)(&L, x, wt, d, acc);
 }
 
 void priot_host_niti_fc_acc(uint32_t in_n, uint32_t out_n, int32_t d, const int8_t *x,
                             const int8_t *wt, const int32_t *bias, uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, 0, wt, bias);
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, 0, wt, bias);
     KERNEL(priot_fc_acc32)(&L, x, wt, d, acc);
 }
 
 void priot_host_niti_conv_error_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
                                     const int8_t *e_out, const int8_t *wt, uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt,
                                  (const int32_t *)0);
     KERNEL(priot_conv3x3_error_acc32)(&L, e_out, wt, acc);
 }
@@ -427,7 +427,7 @@ void priot_host_niti_conv_error_acc(uint32_t in_c, uint32_t h, uint32_t w, uint3
 void priot_host_niti_fc_error_acc(uint32_t in_n, uint32_t out_n, const int8_t *e_out,
                                   const int8_t *wt, uint32_t *acc)
 {
-    priot_layer_t L = make_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, 0, wt,
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, 0, wt,
                                  (const int32_t *)0);
     KERNEL(priot_fc_error_acc32)(&L, e_out, wt, acc);
 }
@@ -437,7 +437,7 @@ void priot_host_niti_fc_error_acc(uint32_t in_n, uint32_t out_n, const int8_t *e
 void priot_host_niti_grad(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
                           const int8_t *e_out, const int8_t *x, uint32_t *g)
 {
-    priot_layer_t L = make_layer(type, in_c, h, w, out_c, 0, 0, 0, 0, (const int8_t *)0,
+    priot_layer_t L = priot_host_layer(type, in_c, h, w, out_c, 0, 0, 0, 0, (const int8_t *)0,
                                  (const int32_t *)0);
     uint32_t o;
     for (o = 0; o < out_c; o++, g += L.row_edges) {

@@ -68,6 +68,13 @@ int32_t priot_host_predict(const uint8_t *model, uint32_t model_len, const uint8
                            const int16_t *scores_in, int32_t use_mask, const uint8_t *images,
                            uint32_t n, int8_t *logits_out, uint8_t *pred_out);
 
+/* A layer descriptor for the single-kernel entry points (and the bench firmware): a
+ * 3x3 same conv (in_c x h x w -> out_c x h x w) or an fc layer (h = w = 1). */
+priot_layer_t priot_host_layer(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
+                               uint32_t out_c, uint32_t flags, uint32_t out_shift,
+                               uint32_t err_shift, uint32_t grad_shift, const int8_t *wt,
+                               const int32_t *bias);
+
 /* Single kernels with scalar shape arguments (see kernels.h / prune.h). */
 int32_t priot_host_round_shift(int32_t v, uint32_t s);
 int32_t priot_host_sat8(int32_t v);
