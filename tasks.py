@@ -348,9 +348,11 @@ def _write_blobs(blobs, folder: Path) -> Path:
 
 def _robot_renode(c, out):
     """Renode's own suites (robot_tests/renode) through renode-test, on prepared blobs."""
+    import shlex
     import shutil
 
     from priot import firmware, pipeline
+    from priot.emulator import renode
     from priot.settings import RunSettings
 
     tester = shutil.which("renode-test")
@@ -360,9 +362,8 @@ def _robot_renode(c, out):
     work = _write_blobs(pipeline.make_blobs(RunSettings(n_train=200, n_test=200)),
                         ROOT / "build" / "renode")
     elf = firmware.build_firmware(ROOT / "build").elf
-    c.run(f"{tester} --variable ELF:{elf} --variable MODEL:{work / 'model.prmd'} "
-          f"--variable DATASET:{work / 'dataset.prds'} --variable CONFIG:{work / 'config.prcf'} "
-          f"--results-dir {out / 'renode'} {ROOT / 'robot_tests' / 'renode'}", pty=False)
+    argv = renode.renode_test_command(tester, elf, work, out / "renode")
+    c.run(" ".join(shlex.quote(a) for a in argv), pty=False)
 
 
 @task(pre=[setup])

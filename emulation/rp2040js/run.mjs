@@ -3,12 +3,13 @@
 //
 //   node run.mjs --firmware fw.bin [--blob 0xADDR:file]... [--max-cycles N]
 //                [--timeout SECONDS] [--stop-on "PRIOT DONE"] [--boot2]
+//                [--instruction-clock] [--opcode-histogram FILE]
 //
 // stdout: UART0 lines as they arrive. stderr: at most a few EMU-* notes, then one line
 //   EMU {"status":...,"cycles":...,"instructions":...,"wall_s":...,"clk_sys":...,"mips":...}
 // Exit codes: 0 done/idle, 2 break/lockup, 3 timeout/cycle_limit, 4 bad arguments.
 // See README.md for what is emulated beyond stock rp2040js (HardFault entry).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { RP2040 } from 'rp2040js';
 
 const FLASH_BASE = 0x10000000;
@@ -27,7 +28,7 @@ const EXIT_CODES = { done: 0, idle: 0, break: 2, lockup: 2, timeout: 3, cycle_li
 const EXIT_BAD_ARGUMENTS = 4;
 const USAGE =
   'usage: node run.mjs --firmware fw.bin [--blob 0xADDR:file]... [--max-cycles N] ' +
-  '[--timeout SECONDS] [--stop-on TEXT] [--boot2]';
+  '[--timeout SECONDS] [--stop-on TEXT] [--boot2] [--instruction-clock] [--opcode-histogram FILE]';
 
 class UsageError extends Error {}
 
@@ -42,11 +43,18 @@ function parsePositive(text, option) {
 }
 
 function parseArgs(argv) {
-  const args = { firmware: null, blobs: [], maxCycles: null, timeoutS: null, stopOn: 'PRIOT DONE', boot2: false };
+  const args = {
+    firmware: null, blobs: [], maxCycles: null, timeoutS: null, stopOn: 'PRIOT DONE', boot2: false,
+    instructionClock: false, opcodeHistogram: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const option = argv[i];
     if (option === '--boot2') {
       args.boot2 = true;
+      continue;
+    }
+    if (option === '--instruction-clock') {
+      args.instructionClock = true;
       continue;
     }
     const value = argv[++i];
@@ -67,6 +75,8 @@ function parseArgs(argv) {
       args.timeoutS = parsePositive(value, option);
     } else if (option === '--stop-on') {
       args.stopOn = value;
+    } else if (option === '--opcode-histogram') {
+      args.opcodeHistogram = value;
     } else {
       throw new UsageError(`unknown option ${option}`);
     }
@@ -208,6 +218,20 @@ function run(args) {
     fault = null;
   };
 
+  // --opcode-histogram: executed first halfwords, and how many conditional branches were
+  // taken (what Renode's opcode counters cannot tell; priot.emulator.m0plus_cycles)
+  const histogram = args.opcodeHistogram === null ? null : new Float64Array(1 << 16);
+  let pendingBranchPC = -1;
+  let conditionalTaken = 0;
+  const countOpcode = (pc) => {
+    if (pendingBranchPC >= 0 && pc !== pendingBranchPC + 2) {
+      conditionalTaken++;
+    }
+    const opcode = mcu.readUint16(pc & ~1);
+    histogram[opcode]++;
+    pendingBranchPC = opcode >> 12 === 0b1101 && ((opcode >> 9) & 0x7) !== 0b111 ? pc & ~1 : -1;
+  };
+
   const timeoutMs = args.timeoutS === null ? Infinity : args.timeoutS * 1000;
   const started = performance.now();
   let instructions = 0;
@@ -227,7 +251,12 @@ function run(args) {
         continue;
       }
       lastPC = core.registers[15];
-      clock.tick(core.executeInstruction() * nsPerCycle);
+      if (histogram !== null) {
+        countOpcode(lastPC);
+      }
+      const cycles = core.executeInstruction();
+      // --instruction-clock: time advances one cycle per instruction, as in Renode
+      clock.tick((args.instructionClock ? 1 : cycles) * nsPerCycle);
       instructions++;
       if (breakCode !== null) {
         handleBreak();
@@ -254,6 +283,13 @@ function run(args) {
     clk_sys: mcu.clkSys,
     mips: Number((instructions / wallS / 1e6).toFixed(2)),
   };
+  if (histogram !== null) {
+    const counts = {};
+    histogram.forEach((n, opcode) => {
+      if (n > 0) counts[opcode] = n;
+    });
+    writeFileSync(args.opcodeHistogram, JSON.stringify({ opcodes: counts, conditional_taken: conditionalTaken }));
+  }
   process.stderr.write(`EMU ${JSON.stringify(summary)}\n`);
   return EXIT_CODES[status];
 }

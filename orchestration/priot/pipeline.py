@@ -222,12 +222,7 @@ class Summary:
         gain = self.accuracy("after") - self.accuracy("frozen")
         lines.append(f"    {'gain over the frozen model':<40} {gain * 100:+7.2f} points")
         t = self.train
-        lines += [
-            "  cost (clk_sys cycles; ms at 125 MHz):",
-            f"    per training sample {self.cycles_per_train_sample:14,.0f}  "
-            f"({ms(self.cycles_per_train_sample):.1f} ms)",
-            f"    per inference       {self.cycles_per_inference:14,.0f}  "
-            f"({ms(self.cycles_per_inference):.1f} ms)",
+        lines += self._cost_lines(ms) + [
             "    training phases per sample: " + ", ".join(
                 f"{k} {t[k] / max(1, t['samples']):,.0f}"
                 for k in ("forward", "loss", "backward", "update", "mask") if k in t),
@@ -248,9 +243,33 @@ class Summary:
                 else f"MISMATCH: host {self.host}"))
         if self.emulator:
             e = self.emulator
+            estimated = " (estimated from opcode counts)" if e.get("cycle_estimate") else ""
             lines.append(f"  emulator: {e.get('instructions') or 0:,} instructions, "
-                         f"{e.get('cycles') or 0:,} cycles in {e.get('wall_s', 0):.1f} s")
+                         f"{e.get('cycles') or 0:,} cycles{estimated} in "
+                         f"{e.get('wall_s', 0):.1f} s")
+            lines += [f"  note: {n}" for n in e.get("notes", [])]
         return "\n".join(lines)
+
+    def _cost_lines(self, ms) -> list[str]:
+        """Per-sample costs. Under Renode the firmware's SysTick figures are instruction
+        counts: they are shown as such, with M0+ cycles estimated from the run's cycles per
+        instruction (its opcode counts, priot.emulator.m0plus_cycles)."""
+        rows = (("per training sample", self.cycles_per_train_sample),
+                ("per inference", self.cycles_per_inference))
+        est = self.emulator.get("cycle_estimate")
+        if not self.emulator.get("systick_counts_instructions"):
+            return ["  cost (clk_sys cycles; ms at 125 MHz):"] + [
+                f"    {label:<19} {v:14,.0f}  ({ms(v):.1f} ms)" for label, v in rows]
+        if not est:
+            return ["  cost (Renode: SysTick counts instructions; no cycle estimate):"] + [
+                f"    {label:<19} {v:14,.0f} instructions" for label, v in rows]
+        cpi = est["cycles_per_instruction"]
+        spread = (est["cycles_high"] - est["cycles_low"]) / max(1, est["cycles"]) / 2
+        return [f"  cost (Renode: SysTick counts instructions; M0+ cycles estimated at the "
+                f"run's {cpi:.3f} cycles/instruction, +-{spread:.1%} for untold branch "
+                "outcomes; ms at 125 MHz):"] + [
+            f"    {label:<19} {v:14,.0f} instructions ~ {v * cpi:14,.0f} cycles  "
+            f"({ms(v * cpi):.1f} ms)" for label, v in rows]
 
 
 def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool = False):
@@ -312,7 +331,11 @@ def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
                                             "stack_size", "score_bytes")}}
     summary = Summary(s, report.evals, report.train, report.scores_crc, memory,
                       emulator={"instructions": result.instructions,
-                                "cycles": result.emulated_cycles, "wall_s": result.wall_s})
+                                "cycles": result.emulated_cycles, "wall_s": result.wall_s,
+                                "systick_counts_instructions": result.systick_unit == "instructions",
+                                "cycle_estimate": result.cycle_estimate.as_dict()
+                                if result.cycle_estimate else None,
+                                "notes": result.notes})
     if cross_check:
         log("cross-checking on the host build of the C library ...")
         summary.host = host_session(blobs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -62,6 +62,16 @@ class RunResult:
     wall_s: float
     backend: str
     clk_sys_hz: int | None = None
+    # rp2040js with opcode_histogram=True: executed first halfword -> count, and how many
+    # conditional branches were taken (priot.emulator.m0plus_cycles)
+    opcode_histogram: dict[int, int] | None = None
+    conditional_taken: int | None = None
+    # Renode: M0+ cycles estimated from its opcode counters (m0plus_cycles.CycleEstimate)
+    cycle_estimate: object | None = None
+    # what the firmware's SysTick figures count on this backend: "cycles" (clk_sys) or
+    # "instructions" (Renode: virtual time advances per instruction)
+    systick_unit: str = "cycles"
+    notes: list[str] = field(default_factory=list)
 
 
 class EmulatorBackend(abc.ABC):

@@ -35,9 +35,13 @@ def _kill_group(proc: subprocess.Popen) -> None:
 class Rp2040jsBackend(EmulatorBackend):
     name = "rp2040js"
 
-    def __init__(self, runner_dir: Path = RUNNER_DIR, boot2: bool = False):
+    def __init__(self, runner_dir: Path = RUNNER_DIR, boot2: bool = False,
+                 instruction_clock: bool = False, opcode_histogram: bool = False):
         self.runner_dir = Path(runner_dir)
         self.boot2 = boot2  # enter through the image's boot2, as the bootrom does
+        # time advances one cycle per instruction (SysTick counts instructions, as in Renode)
+        self.instruction_clock = instruction_clock
+        self.opcode_histogram = opcode_histogram  # count executed opcodes (slower)
 
     def available(self) -> tuple[bool, str]:
         if shutil.which("node") is None:
@@ -69,7 +73,17 @@ class Rp2040jsBackend(EmulatorBackend):
                 command += ["--max-cycles", str(max_cycles)]
             if self.boot2:
                 command.append("--boot2")
-            return self._execute(command, timeout_s, on_line)
+            if self.instruction_clock:
+                command.append("--instruction-clock")
+            histogram = Path(tmp) / "opcodes.json"
+            if self.opcode_histogram:
+                command += ["--opcode-histogram", str(histogram)]
+            result = self._execute(command, timeout_s, on_line)
+            if self.opcode_histogram:
+                data = json.loads(histogram.read_text())
+                result.opcode_histogram = {int(k): int(v) for k, v in data["opcodes"].items()}
+                result.conditional_taken = int(data["conditional_taken"])
+            return result
 
     def _execute(self, command: list[str], timeout_s: float,
                  on_line: Callable[[str], None] | None) -> RunResult:
