@@ -24,15 +24,19 @@ from invoke import task
 
 ROOT = Path(__file__).resolve().parent
 
+from priot import interrupt  # noqa: E402
+
+interrupt.install()  # Ctrl-C, SIGTERM, SIGHUP: stop the emulator, remove its files, say so
+
 
 def _settings(**kw):
-    from priot.settings import ARCHS, RunSettings
+    from priot.settings import ARCH_DEFAULTS, ARCHS, RunSettings
 
     given = {k: v for k, v in kw.items() if v is not None}
     if given.get("model") in ARCHS:  # --model vgg11 names an architecture, else a blob path
         given["arch"] = given.pop("model")
-        if given["arch"] == "vgg11":
-            given.setdefault("source", "cifar10")
+        for key, value in ARCH_DEFAULTS[given["arch"]].items():
+            given.setdefault(key, value)
     if "width" in given:
         given["width"] = _float(given["width"], "width")
     for key in ("data_dir", "model"):
@@ -260,6 +264,18 @@ def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_pe
         "scores_crc": report.scores_crc, "mem": report.mem, "host": host,
         "host_agrees": agree, "wall_s": run.wall_s})
     print(f"host build agrees bit for bit: {agree}; results: {path}")
+
+
+@task(help={"data_dir": "where to put cifar-10-batches-py (created if missing)"})
+def get_cifar10(c, data_dir):
+    """Download and verify CIFAR-10's python batches (needs a connection)."""
+    from priot import cifar, pipeline
+
+    try:
+        path = cifar.download_cifar10(Path(data_dir))
+    except pipeline.USER_ERRORS as exc:
+        _fail(exc)
+    print(f"CIFAR-10 in {path}; use --model vgg11 --data-dir {data_dir}")
 
 
 @task(help={"seconds": "how long to fuzz (default 60)"})

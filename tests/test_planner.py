@@ -79,3 +79,56 @@ def test_plan_equals_what_the_firmware_measures(image, backend):
                                   blob.DATASET_ADDR: ds}, timeout_s=120)
     report = Report.from_lines(run.lines)
     assert planner.verify(p, report.mem) == []
+
+
+def test_dataset_blob_size_is_the_encoded_size():
+    for n, shape in ((4, (1, 28, 28)), (7, (3, 32, 32))):
+        x = np.zeros((n, *shape), np.uint8)
+        y = np.zeros(n, np.uint8)
+        assert len(blob.encode_dataset(blob.DatasetBlob(x, y, x[:2], y[:2]))) == \
+            blob.dataset_blob_size(n, 2, shape)
+
+
+@pytest.mark.parametrize("method", ["priot", "priot-s", "static-sgd", "niti"])
+def test_architecture_plan_needs_what_the_trained_model_needs(method):
+    """The plan made before any training (zero weights) sizes the arena exactly as the
+    committed, trained model does."""
+    from priot.models import TinyCNN
+    from priot.quantize import architecture_model
+    from priot.settings import RunSettings
+
+    cfg = blob.encode_config(RunSettings(method=method).run_config())
+    shape_only = blob.encode_model(architecture_model(TinyCNN()))
+    assert len(shape_only) == len(DEFAULT_MODEL.read_bytes())
+    assert native.arena_need(shape_only, cfg) == native.arena_need(DEFAULT_MODEL.read_bytes(),
+                                                                  cfg)
+
+
+def _no_data(*args, **kwargs):
+    raise AssertionError("the plan must not read data or pretrain")
+
+
+def test_invoke_plan_for_vgg11_answers_without_data_or_pretraining(image, monkeypatch,
+                                                                   tmp_path):
+    from priot import data, pipeline
+    from priot.settings import ARCH_DEFAULTS, RunSettings
+
+    monkeypatch.setattr(data, "prepare_data", _no_data)
+    monkeypatch.setattr(pipeline, "pretrain_model", _no_data)
+    defaults = RunSettings(arch="vgg11", build_dir=tmp_path, **ARCH_DEFAULTS["vgg11"])
+    p = pipeline.plan(defaults)
+    assert p.fits, p.format()          # the VGG11 defaults fit the Pico
+    wide = RunSettings(arch="vgg11", width=0.25, build_dir=tmp_path,
+                       **{**ARCH_DEFAULTS["vgg11"], "method": "priot"})
+    p = pipeline.plan(wide)
+    assert not p.fits and "SRAM arena" in p.format() and "too many" in p.format()
+
+
+def test_vgg11_without_data_says_what_to_give_and_how_to_download():
+    from priot.settings import ARCH_DEFAULTS, RunSettings, SettingsError
+
+    with pytest.raises(SettingsError) as err:
+        RunSettings(arch="vgg11", **ARCH_DEFAULTS["vgg11"]).validate()
+    text = str(err.value)
+    assert "CIFAR-10" in text and "get-cifar10" in text
+    assert "source" not in text and "MNIST" not in text

@@ -296,6 +296,13 @@ def encode_dataset(d: DatasetBlob) -> bytes:
     return frame(DATASET_MAGIC, payload)
 
 
+def dataset_blob_size(n_train: int, n_test: int, image_shape: tuple[int, int, int]) -> int:
+    """Bytes of the dataset blob of n_train + n_test images of (C, H, W), uint8 + label."""
+    c, h, w = image_shape
+    return len(frame(DATASET_MAGIC, b"")) + _DATASET_HDR.size + (n_train + n_test) * (
+        c * h * w + 1)
+
+
 def decode_dataset(blob: bytes) -> DatasetBlob:
     kind = "dataset"
     p = unframe(blob, DATASET_MAGIC, kind)

@@ -103,13 +103,26 @@ def model_blob(s: RunSettings, prepared: data.PreparedData, log=_log) -> bytes:
     raw = path.read_bytes()
     m = blob.decode_model(raw)  # validates; BlobError names the field
     log(f"model: {path.name}, {len(m.layers)} layers, {m.n_edges} edges, {len(raw)} bytes")
-    prov = path.with_name(path.name + ".json")
-    metrics = json.loads(prov.read_text()).get("metrics", {}) if prov.is_file() else {}
-    if "int8_upright" in metrics:
-        log(f"model accuracy at export: float upright {metrics['float_upright']:.1%} / "
-            f"rotated {metrics['float_rotated']:.1%}, int8 upright "
-            f"{metrics['int8_upright']:.1%} / rotated {metrics['int8_rotated']:.1%}")
+    prov_path = path.with_name(path.name + ".json")
+    prov = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+    log_export_accuracy(prov, s.angle, log)
     return raw
+
+
+def log_export_accuracy(provenance: dict, run_angle: float, log=_log) -> None:
+    """The model's accuracy as measured at export, labelled with the angle it was measured
+    at (the export's, which need not be this run's)."""
+    metrics = provenance.get("metrics", {})
+    if "int8_upright" not in metrics:
+        return
+    at = provenance.get("data", {}).get("angle")
+    rotated = f"rotated {at:g} deg" if at is not None else "rotated"
+    other = (f" (measured at export; this run rotates by {run_angle:g} deg: its frozen "
+             "accuracy below is the one at this angle)"
+             if at is not None and at != run_angle else "")
+    log(f"model accuracy at export: float upright {metrics['float_upright']:.1%} / "
+        f"{rotated} {metrics['float_rotated']:.1%}, int8 upright "
+        f"{metrics['int8_upright']:.1%} / {rotated} {metrics['int8_rotated']:.1%}{other}")
 
 
 @dataclass
@@ -320,8 +333,12 @@ def host_session(blobs: Blobs) -> dict:
 
 
 def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
-    from . import firmware
+    from . import firmware, toolchain
 
+    s.validate()
+    toolchain.ensure_arm_toolchain(install=True)
+    # refuse what cannot fit before data preparation and pretraining
+    planner.plan_settings(s, firmware.build_firmware(s.build_dir).elf).require_fit()
     blobs = make_blobs(s, log)
     report, result, elf = run_firmware(s, blobs, log)
     mem = firmware.elf_memory(elf)
@@ -366,10 +383,10 @@ def host_run(s: RunSettings, log=_log) -> HostSummary:
 
 
 def plan(s: RunSettings, log=_log) -> "planner.MemoryPlan":
-    """The memory plan of these settings (builds the firmware for its ELF facts)."""
+    """The memory plan of these settings from the architecture and sizes alone (no data,
+    no pretraining; builds the firmware for its ELF facts)."""
     from . import firmware, toolchain
 
-    blobs = make_blobs(s, log)
+    s.validate(need_data=False)
     toolchain.ensure_arm_toolchain(install=True)
-    return planner.plan(blobs.model, blobs.dataset, blobs.config,
-                        firmware.build_firmware(s.build_dir).elf)
+    return planner.plan_settings(s, firmware.build_firmware(s.build_dir).elf)

@@ -75,15 +75,18 @@ class MemoryPlan:
             raise PlanError("; ".join(self.problems))
 
 
-def plan(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, elf: Path) -> MemoryPlan:
+def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: Path
+         ) -> MemoryPlan:
+    """The plan of these blobs (dataset_blob: the blob, or only its size in bytes)."""
     mem = elf_memory(elf)
     model = blob.decode_model(model_blob)
     need = native.arena_need(model_blob, config_blob)
     cap = arena_capacity(elf)
+    dataset_bytes = dataset_blob if isinstance(dataset_blob, int) else len(dataset_blob)
     flash = {"firmware": (mem["flash_bytes"], mem["flash_max"]),
              "run config": (len(config_blob), blob.CONFIG_MAX),
              "model blob": (len(model_blob), blob.MODEL_MAX),
-             "dataset blob": (len(dataset_blob), blob.DATASET_MAX)}
+             "dataset blob": (dataset_bytes, blob.DATASET_MAX)}
     cfg = blob.decode_config(config_blob)
     if cfg.method == reference.PRIOT_S:
         scored = sum(reference.subset_size(l.n_edges, cfg.score_permille) for l in model.layers)
@@ -112,6 +115,23 @@ def plan(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, elf: Path) 
             "narrower model, or a method that keeps state for fewer edges (PRIOT-S with a "
             "smaller scored fraction)")
     return p
+
+
+def plan_settings(s, elf: Path) -> MemoryPlan:
+    """The plan of a run's settings from the architecture and sizes alone: no data is
+    read and nothing is trained (the model's structure with zero weights, or the given
+    model blob; the dataset blob's size from the sample counts)."""
+    if s.model is not None:
+        model_blob = Path(s.model).read_bytes()
+    else:
+        from .models import TinyCNN, vgg11
+        from .quantize import architecture_model
+
+        chain = vgg11(width=s.width) if s.arch == "vgg11" else TinyCNN()
+        model_blob = blob.encode_model(architecture_model(chain))
+    m = blob.decode_model(model_blob)
+    dataset_bytes = blob.dataset_blob_size(s.n_train, s.n_test, (m.in_c, m.in_h, m.in_w))
+    return plan(model_blob, dataset_bytes, blob.encode_config(s.run_config()), elf)
 
 
 def _extra_state(cfg: blob.RunConfig, need: int, per_edge: int) -> str:

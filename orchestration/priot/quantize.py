@@ -152,27 +152,50 @@ def to_quant_model(model: ChainCNN, calib_x: np.ndarray, calib_y: np.ndarray
     exps = forward_shifts(model)
     stats = backward_stats(model, calib_x, calib_y)
     backward_shifts(exps, stats)
-    layers = []
-    shape = model.in_shape
-    for i, (mod, e) in enumerate(zip(model.layers, exps)):
+
+    def integer_layer(i: int, mod, conv: bool) -> dict:
+        e = exps[i]
         e.update({"p_dx": stats[i]["dx"], "p_dw": stats[i]["dw"]})
         w, fw = quantize_weight(mod.weight)
         assert fw == e["fw"]
         b = mod.bias.detach().double().numpy() * 2.0 ** (e["fx"] + fw)
         bias = np.clip(np.floor(b + 0.5), -2**31, 2**31 - 1).astype(np.int32)
+        return dict(weights=w, bias=bias, out_shift=e["out_shift"], err_shift=e["err_shift"],
+                    grad_shift=e["grad_shift"])
+
+    return _chain(model, integer_layer), exps
+
+
+def architecture_model(model: ChainCNN) -> blob.QuantModel:
+    """The integer model's structure with zero weights and shifts: what the memory plan
+    needs (sizes), known before any data is read or any training is done."""
+    def zeros(i: int, mod, conv: bool) -> dict:
+        w = np.zeros(tuple(mod.weight.shape), dtype=np.int8)
+        return dict(weights=w, bias=np.zeros(w.shape[0], dtype=np.int32))
+
+    return _chain(model, zeros)
+
+
+def _chain(model: ChainCNN, layer_fields) -> blob.QuantModel:
+    """The blob's layer chain of a float chain; layer_fields(i, module, conv) gives each
+    layer's weights, bias and shifts."""
+    layers = []
+    shape = model.in_shape
+    n = len(model.layers)
+    for i, mod in enumerate(model.layers):
         conv = model.is_conv(i)
+        fields = layer_fields(i, mod, conv)
         in_c, in_h, in_w = shape if conv else (int(np.prod(shape)), 1, 1)
-        layer = blob.Layer("conv" if conv else "fc", in_c, in_h, in_w, w.shape[0], w, bias,
-                           relu=i < len(exps) - 1, pool=model.has_pool(i),
-                           out_shift=e["out_shift"],
-                           err_shift=e["err_shift"], grad_shift=e["grad_shift"])
+        layer = blob.Layer("conv" if conv else "fc", in_c, in_h, in_w,
+                           fields["weights"].shape[0], relu=i < n - 1,
+                           pool=model.has_pool(i), **fields)
         layers.append(layer)
         shape = layer.next_shape
     c, h, w_ = model.in_shape
     qm = blob.QuantModel(layers, in_c=c, in_h=h, in_w=w_, n_classes=model.n_classes,
                          input_frac=INPUT_FRAC, logit_frac=LOGIT_FRAC)
     blob.validate_model(qm)
-    return qm, exps
+    return qm
 
 
 def export_blob(qmodel: blob.QuantModel, path, provenance: dict | None = None) -> Path:

