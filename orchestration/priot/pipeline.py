@@ -44,6 +44,10 @@ def prepare_data(s: RunSettings, log=_log) -> data.PreparedData:
     log(f"data: {prepared.meta['source']} images, rotated {prepared.angle:g} deg, "
         f"{len(prepared.pretrain_x)} pretrain / {len(prepared.device_train_x)} device-train / "
         f"{len(prepared.test_x)} test ({where}, {time.perf_counter() - t0:.1f} s)")
+    files = prepared.meta.get("split_files")
+    if files:
+        log("data: " + "; ".join(f"{split} from {', '.join(names)}"
+                                 for split, names in files.items()))
     return prepared
 
 
