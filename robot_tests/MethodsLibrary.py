@@ -1,6 +1,7 @@
 """Robot keywords for the paper's comparison on a CI-sized configuration: every method
 once on the emulated Pico (bit-exact with the host build, cycles, memory) and the accuracy
-claims on the host build. The knobs are the ones `invoke experiment` chose (docs/results.md).
+claims on the host build. The knobs are the ones the full `invoke experiment` run chose at
+each angle, read from docs/results.md.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from priot import experiment as ex
+from priot.experiment_report import documented_knobs
 
-KNOBS = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 0},
-         "priot": {"keep_permille": 900, "lr_shift": 5},
-         "priot-s 10%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 100},
-         "priot-s 20%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 200}}
+METHODS = ("static-sgd", "niti", "priot", "priot-s 10%", "priot-s 20%")
+CHOSEN = documented_knobs("Tiny CNN")
+
+
+def knobs_at(angle: float) -> dict[str, dict]:
+    return {m: CHOSEN[(float(angle), m)] for m in METHODS}
 
 
 @library(scope="SUITE")
@@ -28,9 +32,9 @@ class MethodsLibrary:
     @keyword("Run Every Method On The Emulated Pico")
     def run_device(self, n_train: int = 3, n_test: int = 2, angle: float = 45) -> None:
         angle = float(angle)
-        plan = ex.Plan(angles=(angle,), methods=tuple(KNOBS), device_train=int(n_train),
+        plan = ex.Plan(angles=(angle,), methods=METHODS, device_train=int(n_train),
                        device_test=int(n_test))
-        chosen = {(angle, m): {"point": p} for m, p in KNOBS.items()}
+        chosen = {(angle, m): {"point": p} for m, p in knobs_at(angle).items()}
         with tempfile.TemporaryDirectory() as tmp:
             self.device = ex.device_costs(plan, chosen, Path(tmp), log=logger.console)
 
@@ -40,7 +44,7 @@ class MethodsLibrary:
         angle = float(angle)
         plan = ex.Plan(angles=(angle,), n_train=int(n_train), n_test=int(n_test),
                        n_tune=int(n_train) * 7 // 10)
-        for m, point in KNOBS.items():
+        for m, point in knobs_at(angle).items():
             accs = [ex.run_job(dict(ex._base_spec(plan, angle), kind="test", method=m,
                                     point=point, seed=s, points=[int(n_train)]))["accuracy"][-1]
                     for s in range(1, int(seeds) + 1)]

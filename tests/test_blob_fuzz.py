@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import skip_or_fail
 from priot import blob, native
 from priot.settings import DEFAULT_MODEL
 
@@ -115,7 +116,7 @@ def test_fuzz_under_asan_and_ubsan(tmp_path):
     asan = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True,
                           text=True).stdout.strip() if cc else ""
     if not os.path.isabs(asan):
-        pytest.skip("no libasan.so next to the host C compiler")
+        skip_or_fail("no libasan.so next to the host C compiler")
     native.build_library(san=True)
     env = dict(os.environ, PRIOT_FUZZ_SAN="1", LD_PRELOAD=asan,
                ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",

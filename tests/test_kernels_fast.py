@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
+from conftest import skip_or_fail
 from priot import native as N
 from priot import reference as R
 
@@ -177,7 +178,7 @@ def test_bench_firmware_opt_matches_ref_and_is_faster(tmp_path):
 
     ok, why = Rp2040jsBackend().available()
     if not ok:
-        pytest.skip(why)
+        skip_or_fail(why)
     table = bench.run_kernels(tmp_path / "build", timeout_s=120, log=lambda *_: None)
     assert {e["kernel"] for e in table} >= set(bench.MAC_KERNELS) | {"score_update",
                                                                      "mask_threshold"}

@@ -2,6 +2,7 @@
 import numpy as np
 
 from priot import blob, data, native
+from priot import reference as R
 from priot.settings import DEFAULT_MODEL
 
 MODEL = DEFAULT_MODEL.read_bytes()
@@ -14,8 +15,10 @@ def test_ten_thousand_steps_stay_in_range_and_deterministic():
     first = native.host_run(MODEL, ds, cfg, want_predictions=False)
     assert first.train_samples == 10_000
     scores = np.concatenate([s.reshape(-1) for s in first.scores])
-    # int16 scores saturate instead of wrapping: the extremes may be reached, never crossed
-    assert scores.min() >= -32768 and scores.max() <= 32767
+    init = np.concatenate([s.reshape(-1) for s in R.init_scores(
+        blob.decode_model(MODEL), blob.decode_config(cfg))])
+    # training moved most scores, and saturating int16 arithmetic kept few at the limits
+    assert np.mean(scores != init) > 0.5
     at_limit = np.mean((scores == -32768) | (scores == 32767))
     assert at_limit < 0.05, f"{at_limit:.1%} of scores pinned at the int16 limits"
     # measured: frozen 39.7%, after 10 epochs 92.0%; must not collapse below 70%

@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
+from conftest import skip_or_fail
 from priot import blob as B
 from priot import native as N
 from priot import reference as R
@@ -529,11 +530,11 @@ def _asan_runtime():
 def test_sanitizer_build_runs_clean(tmp_path):
     asan = _asan_runtime()
     if not asan:
-        pytest.skip("no libasan.so next to the host C compiler")
+        skip_or_fail("no libasan.so next to the host C compiler")
     try:
         N.build_library(san=True)
     except RuntimeError as exc:
-        pytest.skip(f"cannot build the sanitizer variant: {exc}")
+        skip_or_fail(f"cannot build the sanitizer variant: {exc}")
     here = os.path.dirname(os.path.abspath(__file__))
     paths = [str(N.REPO / "orchestration"), here]
     env = dict(os.environ, LD_PRELOAD=asan,
@@ -544,7 +545,7 @@ def test_sanitizer_build_runs_clean(tmp_path):
     if proc.returncode != 0 and "SAN-OK" not in proc.stdout and \
             "AddressSanitizer" not in proc.stderr and "runtime error" not in proc.stderr \
             and "ASan runtime does not come first" in proc.stderr:
-        pytest.skip("ASan cannot be preloaded into this Python")
+        skip_or_fail("ASan cannot be preloaded into this Python")
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "SAN-OK" in proc.stdout
     assert "runtime error" not in proc.stderr

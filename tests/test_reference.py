@@ -333,6 +333,8 @@ def test_run_counts():
     r = R.run(m, d, RunConfig(epochs=2, train_limit=5, test_limit=6, keep_permille=500))
     assert r["train_samples"] == 10 and r["test_total"] == 6
     assert r["frozen_correct"] == int(np.sum(R.predict(m, d.test_x[:6]) == d.test_y[:6]))
-    assert r["score_crc"] == R.score_crc(r["scores"])
+    # the checksum as docs/PROTOCOL.md defines it: CRC-32 of every score, int16 LE, in order
+    assert r["score_crc"] == zlib.crc32(b"".join(s.astype("<i2").tobytes()
+                                                 for s in r["scores"]))
     r0 = R.run(m, d, RunConfig(epochs=0, keep_permille=500))
     assert r0["before_correct"] == r0["after_correct"] and r0["train_samples"] == 0

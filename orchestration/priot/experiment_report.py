@@ -11,6 +11,37 @@ LABELS = {"frozen": "frozen int8 (no training)", "static-sgd": "static-scale SGD
           "priot-s 20%": "PRIOT-S 20%", "float": "float fine-tuning (host, upper ref.)"}
 
 
+RESULTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "results.md"
+
+
+def documented_knobs(section: str, path: Path = RESULTS_DOC) -> dict[tuple[float, str], dict]:
+    """The knobs a documented full run chose: {(angle, method): point}, read from the
+    "chosen knobs" column of the first table after the ``### <section>...`` heading of
+    docs/results.md (the table :func:`markdown` writes), so that checks use what the run
+    chose, not a copy that can drift."""
+    import ast
+
+    lines = Path(path).read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"### {section}")),
+                 None)
+    if start is None:
+        raise ValueError(f"{path}: no section '### {section}'")
+    by_label = {label: m for m, label in LABELS.items()}
+    knobs: dict[tuple[float, str], dict] = {}
+    rows = [line for line in lines[start + 1:] if line.startswith("| ")]
+    for line in rows[1:]:                     # rows[0]: the header
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        method = by_label.get(cells[0])
+        if method is None:
+            break                             # past the first table
+        for part in cells[-1].split("; ") if cells[-1] != "-" else []:
+            angle, _, point = part.partition(": ")
+            knobs[(float(angle), method)] = ast.literal_eval(point)
+    if not knobs:
+        raise ValueError(f"{path}: no chosen knobs under '### {section}'")
+    return knobs
+
+
 def _pct(v: float) -> str:
     return f"{v * 100:.2f}"
 
