@@ -1,0 +1,17 @@
+/* The registration table of the training methods, indexed by the config's method code
+ * (types.h PRIOT_METHOD_*). A new method: its code in types.h, its file engine_<name>.c
+ * defining a priot_method_ops_t (engine_method.h), and one line here. */
+#include <stddef.h>
+#include "engine_method.h"
+
+static const priot_method_ops_t *const methods[] = {
+    [PRIOT_METHOD_PRIOT] = &priot_method_priot,
+    [PRIOT_METHOD_PRIOT_S] = &priot_method_priot_s,
+    [PRIOT_METHOD_STATIC_SGD] = &priot_method_static_sgd,
+    [PRIOT_METHOD_NITI] = &priot_method_niti,
+};
+
+const priot_method_ops_t *priot_method_find(uint32_t code)
+{
+    return code < sizeof(methods) / sizeof(methods[0]) ? methods[code] : NULL;
+}
