@@ -56,8 +56,8 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
 
 uint32_t priot_session_arena_need_cfg(const priot_model_t *m, const priot_config_t *cfg)
 {
-    const priot_method_ops_t *method = cfg ? priot_method_find(cfg->method)
-                                           : &priot_method_priot;
+    const priot_method_ops_t *method = priot_method_find(cfg ? cfg->method
+                                                             : PRIOT_METHOD_PRIOT);
     priot_session_t tmp;
     priot_bump_t b = {(uint8_t *)0, 0};
     if (!method)

@@ -55,9 +55,6 @@ struct priot_method_ops {
 /* The registered method of a config code, or NULL if the code is unknown (methods.c). */
 const priot_method_ops_t *priot_method_find(uint32_t code);
 
-extern const priot_method_ops_t priot_method_priot, priot_method_priot_s,
-    priot_method_static_sgd, priot_method_niti;
-
 /* ---- engine_common.c: the building blocks the methods share ---------------------- */
 
 /* The hook's cycle counter (0 without one). */
