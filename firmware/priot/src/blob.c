@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "priot/blob.h"
+#include "priot/config.h"
 #include "priot/crc32.h"
 
 static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
@@ -242,22 +243,5 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
     c->test_limit = rd32(p + 16);
     c->progress_every = rd32(p + 20);
     c->score_permille = (uint16_t)rd16(p + 24);
-    if (c->keep_permille < 1u || c->keep_permille > 1000u)
-        return PRIOT_E_CONFIG_KEEP;
-    if (c->lr_shift > 31u)
-        return PRIOT_E_CONFIG_LR_SHIFT;
-    if (c->score_init > 1u)
-        return PRIOT_E_CONFIG_SCORE_INIT;
-    if (c->init_shift > 14u)
-        return PRIOT_E_CONFIG_INIT_SHIFT;
-    if (c->method > PRIOT_METHOD_NITI)
-        return PRIOT_E_CONFIG_METHOD;
-    if (c->method == PRIOT_METHOD_NITI && c->lr_shift > 15u)
-        return PRIOT_E_CONFIG_LR_SHIFT;   /* NITI: update bits */
-    if (c->epochs > 1000u)
-        return PRIOT_E_CONFIG_EPOCHS;
-    if (c->method != PRIOT_METHOD_PRIOT_S ? c->score_permille != 0u
-                                          : c->score_permille < 1u || c->score_permille > 1000u)
-        return PRIOT_E_CONFIG_SCORE_PERMILLE;
-    return PRIOT_OK;
+    return priot_config_check(c);
 }

@@ -9,31 +9,6 @@
 #include "priot/niti.h"
 #include "priot/niti_ref.h"
 
-int32_t priot_bias_rescale(int32_t b, int32_t d)
-{
-    if (d > 0)
-        return priot_round_shift(b, d > 31 ? 31u : (uint32_t)d);
-    for (; d < 0 && b != 0; d++) {
-        if (b > 0x3FFFFFFF)
-            return 0x7FFFFFFF;
-        if (b < -0x40000000)
-            return -0x7FFFFFFF - 1;
-        b *= 2;
-    }
-    return b;
-}
-
-uint32_t priot_dyn_shift(uint32_t max_abs, uint32_t bits)
-{
-    uint32_t len = 0;
-    while (max_abs) {
-        len++;
-        max_abs >>= 1;
-    }
-    return len > bits ? len - bits : 0u;
-}
-
-
 #if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
 
 void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w, int32_t d,

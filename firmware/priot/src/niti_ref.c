@@ -4,8 +4,8 @@
  * every tap runs over the contiguous span where the shifted input exists, zero taps
  * skipped. */
 #include <string.h>
-#include "priot/niti.h"
 #include "priot/niti_ref.h"
+#include "priot/niti_scale.h"
 
 /* Output rows/columns [lo, hi) for which row/column (out + d) of an n-long axis exists. */
 static void span(int32_t d, uint32_t n, uint32_t *lo, uint32_t *hi)

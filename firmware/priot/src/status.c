@@ -54,7 +54,7 @@ const char *priot_status_str(int code)
     case PRIOT_E_CONFIG_CRC: return "config_crc32_mismatch";
     case PRIOT_E_CONFIG_LENGTH: return "config_payload_size_not_32";
     case PRIOT_E_CONFIG_KEEP: return "config_keep_permille_out_of_range";
-    case PRIOT_E_CONFIG_LR_SHIFT: return "config_lr_shift_above_31";
+    case PRIOT_E_CONFIG_LR_SHIFT: return "config_lr_shift_out_of_range";
     case PRIOT_E_CONFIG_SCORE_INIT: return "config_score_init_unknown";
     case PRIOT_E_CONFIG_INIT_SHIFT: return "config_init_shift_above_14";
     case PRIOT_E_CONFIG_METHOD: return "config_method_unknown";

@@ -1,10 +1,14 @@
 /* A PRIOT session: one parsed model + run config, and every buffer of the training loop
  * carved from a caller-provided arena (bump allocator, 4-byte aligned; no malloc).
  *
- * Arena contents: scores (int16 per edge), w_eff (int8 per edge), the network input,
+ * Arena contents: the training method's state first (PRIOT: scores, int16 per edge, and
+ * w_eff, int8 per edge; see src/engine_method.h for the others), then the network input,
  * each layer's y (pre-pool) and pooled output, two error buffers, an int32 accumulator
  * plane, one row of score gradients (int16) and the 256-word mask histogram. Weights and
  * biases stay in the model blob (flash on the device).
+ *
+ * The engine knows no method: the session's method table (cfg.method -> src/methods.c)
+ * supplies the layout, initial state, training step, masks, forward and checksum.
  *
  * The whole protocol flow is priot_run(); the firmware (firmware/app/main.c) and the host
  * library (host.c, driven from Python) both call it, so their results agree by
@@ -54,9 +58,13 @@ typedef struct {
     void (*on_predict)(void *ctx, uint32_t phase, uint32_t index, uint32_t label);
 } priot_hooks_t;
 
+/* A training method's table of operations (src/engine_method.h). */
+typedef struct priot_method_ops priot_method_ops_t;
+
 typedef struct {
     const priot_model_t *model;
     priot_config_t cfg;
+    const priot_method_ops_t *ops;    /* the method of cfg.method */
     const priot_hooks_t *hooks;       /* may be NULL (no timing, no callbacks) */
 
     int16_t *scores[PRIOT_MAX_LAYERS];    /* n_scored[l] scores per layer */
@@ -96,12 +104,15 @@ typedef struct {
 
 /* Arena bytes a session for this model needs (the exact amount priot_session_init uses). */
 uint32_t priot_session_arena_need(const priot_model_t *m);
-/* The same for a run config (PRIOT-S keeps scores for its subset only). */
+/* The same for a run config (PRIOT-S keeps scores for its subset only); 0xFFFFFFFF for
+ * an unknown method. */
 uint32_t priot_session_arena_need_cfg(const priot_model_t *m, const priot_config_t *cfg);
 
-/* Allocate the buffers, initialise the scores from cfg (seed, score_init, init_shift) and
- * compute the initial masks. PRIOT_E_ARENA if the arena is too small (arena_used then
- * holds the bytes needed). `m` and the blob it points into must outlive the session. */
+/* Check cfg (priot_config_check, config.h), allocate the buffers and set the method's
+ * initial state: PRIOT/PRIOT-S the scores from cfg (seed, score_init, init_shift) and
+ * the initial masks, the weight-training methods a RAM copy of the weights.
+ * PRIOT_E_ARENA if the arena is too small (arena_used then holds the bytes needed). `m`
+ * and the blob it points into must outlive the session. */
 priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
                                   const priot_config_t *cfg, uint8_t *arena,
                                   uint32_t arena_size);
@@ -118,8 +129,8 @@ const int8_t *priot_session_layer_weights(priot_session_t *s, uint32_t l);
  * are left in s->x[n_layers]. use_mask = 0: the frozen model (stored weights). */
 uint32_t priot_predict(priot_session_t *s, const uint8_t *image, int use_mask);
 
-/* One PRIOT training step (SEMANTICS.md "One training step"), masks recomputed at the
- * end; per-phase cycles added to s->stats when s->hooks->now is set. */
+/* One training step of the session's method (SEMANTICS.md "One training step"), masks
+ * recomputed at the end; per-phase cycles added to s->stats when s->hooks->now is set. */
 void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label);
 
 /* Correct predictions on the first n test samples of d. */
@@ -129,7 +140,8 @@ uint32_t priot_evaluate(priot_session_t *s, const priot_dataset_t *d, uint32_t n
 /* Check that the dataset fits the model (shape and n_classes). */
 priot_status_t priot_check_dataset(const priot_model_t *m, const priot_dataset_t *d);
 
-/* CRC-32 of all scores (layer order, little-endian int16). */
+/* CRC-32 of the trained state: all scores (layer order, little-endian int16), or the
+ * trained weights for the weight-training methods. */
 uint32_t priot_score_crc(const priot_session_t *s);
 
 /* The protocol flow: init session -> eval frozen -> eval before -> train `epochs` passes

@@ -4,18 +4,15 @@
  * accumulators (whole tensors, so the range is known before anything is rounded); the
  * max search and the rounding are separate calls, so the engine can time the max search
  * as its own phase. numpy twins in orchestration/priot/reference.py: conv_acc, fc_acc,
- * conv_error_acc, fc_error_acc, conv_score_grad, fc_score_grad, dyn_shift, bias_rescale.
+ * conv_error_acc, fc_error_acc, conv_score_grad, fc_score_grad.
  *
  * Conventions as in kernels.h; accumulators are priot_acc_t (int32 wrap-around). */
 #ifndef PRIOT_NITI_H
 #define PRIOT_NITI_H
 #include <stdint.h>
 #include "priot/arith.h"
+#include "priot/niti_scale.h"   /* priot_bias_rescale, priot_dyn_shift */
 #include "priot/types.h"
-
-/* The bias of an input whose exponent is d above its static exponent:
- * round_shift(b, d) for d > 0, sat32(b * 2^-d) for d < 0. */
-int32_t priot_bias_rescale(int32_t b, int32_t d);
 
 /* acc[o][p] = bias_rescale(b[o], d) + 3x3 same correlation of x with w[o] (all out.c
  * planes, out.h * out.w words each). */
@@ -40,10 +37,6 @@ void priot_fc_grad32(const priot_layer_t *L, const int8_t *e_out, const int8_t *
 
 /* max |a[i]| (|INT32_MIN| = 2^31): the per-tensor range search. */
 uint32_t priot_max_abs32(const priot_acc_t *a, uint32_t n);
-
-/* The shift that brings a tensor of range max_abs into `bits` magnitude bits:
- * max(0, bitlength(max_abs) - bits). */
-uint32_t priot_dyn_shift(uint32_t max_abs, uint32_t bits);
 
 /* y = sat8(round_shift(a, shift)), then ReLU if relu. */
 void priot_requant32(const priot_acc_t *a, uint32_t n, uint32_t shift, int relu, int8_t *y);

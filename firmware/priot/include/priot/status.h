@@ -63,7 +63,7 @@ typedef enum {
     PRIOT_E_CONFIG_CRC = 65,           /* "config_crc32_mismatch" */
     PRIOT_E_CONFIG_LENGTH = 66,        /* "config_payload_size_not_32" */
     PRIOT_E_CONFIG_KEEP = 67,          /* "config_keep_permille_out_of_range" */
-    PRIOT_E_CONFIG_LR_SHIFT = 68,      /* "config_lr_shift_above_31" */
+    PRIOT_E_CONFIG_LR_SHIFT = 68,      /* "config_lr_shift_out_of_range" */
     PRIOT_E_CONFIG_SCORE_INIT = 69,    /* "config_score_init_unknown" */
     PRIOT_E_CONFIG_INIT_SHIFT = 70,    /* "config_init_shift_above_14" */
     PRIOT_E_CONFIG_METHOD = 71,        /* "config_method_unknown" */

@@ -57,7 +57,7 @@ enum {
 typedef struct {
     uint32_t seed;
     uint16_t keep_permille;     /* 1..1000 */
-    uint8_t lr_shift;           /* 0..31; NITI: update bits 1..15 */
+    uint8_t lr_shift;           /* 0..31; NITI: update bits 0..15 */
     uint8_t score_init;         /* 0 magnitude, 1 uniform */
     uint8_t init_shift;         /* 0..14 */
     uint8_t method;             /* 0 PRIOT, 1 PRIOT-S, 2 static-scale SGD, 3 NITI */
