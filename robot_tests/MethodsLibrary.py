@@ -1,6 +1,7 @@
 """Robot keywords for the paper's comparison on a CI-sized configuration: every method
 once on the emulated Pico (bit-exact with the host build, cycles, memory) and the accuracy
-claims on the host build. The knobs are the ones `invoke experiment` chose (docs/results.md).
+claims on the host build. The knobs are the ones `invoke experiment` chose (docs/results.md),
+kept with each arm in the method registry (priot.methods.ARMS[...].tuned).
 """
 from __future__ import annotations
 
@@ -12,11 +13,9 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from priot import experiment as ex
+from priot.methods import ARMS
 
-KNOBS = {"static-sgd": {"lr_shift": 9}, "niti": {"lr_shift": 0},
-         "priot": {"keep_permille": 900, "lr_shift": 5},
-         "priot-s 10%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 100},
-         "priot-s 20%": {"keep_permille": 700, "lr_shift": 5, "score_permille": 200}}
+KNOBS = {name: arm.tuned for name, arm in ARMS.items() if arm.on_device}
 
 
 @library(scope="SUITE")

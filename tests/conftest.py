@@ -53,9 +53,5 @@ def run_device_and_host(backend, firmware_bin, model: bytes, dataset: bytes, con
                                      blob.DATASET_ADDR: dataset}, timeout_s=300)
     report = Report.from_lines(run.lines)
     host = native.host_run(model, dataset, config)
-    assert [report.evals[p].correct for p in ("frozen", "before", "after")] == [
-        host.frozen_correct, host.before_correct, host.after_correct]
-    assert report.evals["after"].total == host.test_total
-    assert report.scores_crc == host.score_crc
-    assert report.mem["arena_used"] == host.arena_used
+    assert report.agrees_with(host) == []
     return report, host

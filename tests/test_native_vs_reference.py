@@ -15,6 +15,7 @@ from priot import blob as B
 from priot import native as N
 from priot import reference as R
 from priot.blob import DatasetBlob, Layer, QuantModel, RunConfig
+from priot.paths import REPO_ROOT
 
 I8 = (-128, 127)
 
@@ -535,7 +536,7 @@ def test_sanitizer_build_runs_clean(tmp_path):
     except RuntimeError as exc:
         pytest.skip(f"cannot build the sanitizer variant: {exc}")
     here = os.path.dirname(os.path.abspath(__file__))
-    paths = [str(N.REPO / "orchestration"), here]
+    paths = [str(REPO_ROOT / "orchestration"), here]
     env = dict(os.environ, LD_PRELOAD=asan,
                ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")

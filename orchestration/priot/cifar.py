@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, atomic_write
+from .errors import DataError
+from .paths import atomic_write
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
            "ship", "truck")

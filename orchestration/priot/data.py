@@ -31,7 +31,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from . import blob
+from .errors import DataError
+from .paths import REPO_ROOT, atomic_write
 
 DEFAULT_ANGLE = 45.0
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
@@ -53,10 +54,6 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-
-
-class DataError(ValueError):
-    """Input data is missing or malformed; the message names the file and the problem."""
 
 
 # ---------------------------------------------------------------- sources
@@ -165,20 +162,6 @@ def load_idx_dir(data_dir: Path) -> tuple[np.ndarray, np.ndarray, str, dict]:
         xs.append(x.reshape(-1, 1, 28, 28))
         ys.append(y)
     return np.concatenate(xs), np.concatenate(ys), sha.hexdigest(), info
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download_mnist(data_dir: Path, with_test: bool = True, timeout: float = 60) -> Path:
@@ -301,9 +284,8 @@ def default_cache_dir() -> Path:
     """$PRIOT_CACHE_DIR, else <repo>/.priot/data in a source checkout, else ~/.cache/priot."""
     if os.environ.get("PRIOT_CACHE_DIR"):
         return Path(os.environ["PRIOT_CACHE_DIR"])
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file():
-        return repo / ".priot" / "data"
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / ".priot" / "data"
     return Path.home() / ".cache" / "priot"
 
 

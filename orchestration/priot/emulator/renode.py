@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..paths import EMULATION_DIR, REPO_ROOT
 from .base import EmulatorBackend, EmulatorError, EmulatorTimeout, EmulatorUnavailable, RunResult
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-RENODE_DIR = REPO_ROOT / "emulation" / "renode"
+RENODE_DIR = EMULATION_DIR / "renode"
 STOP = "PRIOT DONE"
 INSTALL_HINT = ("Renode is not installed: get it from the Renode releases (renode.io) or "
                 "'pip install renode-run && renode-run download', and put 'renode' on PATH. "
