@@ -20,6 +20,7 @@ from pathlib import Path
 from . import blob, data, firmware, hw, native, planner, results, toolchain
 from .emulator import BACKENDS, EmulatorBackend, EmulatorUnavailable
 from .emulator.protocol import Report
+from .methods import METHODS
 from .settings import DEFAULT_MODEL, RunSettings, SettingsError
 
 CLK_HZ = 125_000_000
@@ -221,6 +222,10 @@ class Summary:
     def host_agrees(self) -> bool | None:
         return None if self.host is None else not self.host_differences
 
+    @property
+    def _scores_a_subset(self) -> bool:
+        return "score_permille" in METHODS[self.settings.method].knobs
+
     def format(self) -> str:
         s = self.settings
         ms = lambda cyc: cyc / CLK_HZ * 1e3  # noqa: E731
@@ -230,7 +235,8 @@ class Summary:
             f"{'CIFAR-10' if s.source == 'cifar10' else 'MNIST'} ({s.angle:g} deg), "
             f"backend {self.backend}",
             f"  settings: {s.method}"
-            + (f" (scores on {s.score_permille / 10:g}% of edges)" if s.method == "priot-s" else "")
+            + (f" (scores on {s.score_permille / 10:g}% of edges)" if self._scores_a_subset
+               else "")
             + f", keep {s.keep_permille / 10:g}% of scored edges, lr 2^-{s.lr_shift}, "
             f"init {s.score_init}, {s.epochs} epoch(s), seed {s.seed}, "
             f"{self.train['samples']} training samples",
@@ -256,7 +262,7 @@ class Summary:
             f"    flash: firmware {self.memory['flash_firmware']:,} B, model blob "
             f"{self.memory['model_blob']:,} B, dataset blob {self.memory['dataset_blob']:,} B",
             f"    scores: {self.memory['score_bytes']:,} B (+0 B of indices: the scored subset "
-            "is regenerated from the seed)" if self.settings.method == "priot-s" else
+            "is regenerated from the seed)" if self._scores_a_subset else
             f"    scores: {self.memory['score_bytes']:,} B (one int16 per edge)",
             f"    SRAM: static {self.memory['sram_static']:,} B (arena "
             f"{self.memory['arena_size']:,} B of which {self.memory['arena_used']:,} B used), "
