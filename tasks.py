@@ -22,8 +22,9 @@ from pathlib import Path
 
 from invoke import task
 
-from priot import experiment as ex
-from priot import hw, settings
+from priot.studies import experiment as ex
+from priot.device import hw
+from priot import settings
 
 ROOT = Path(__file__).resolve().parent
 # the options of the run tasks; help and defaults come from the package (priot.settings)
@@ -137,7 +138,8 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
     """Every method x seeds x angles on the host build, each once in the emulator.
 
     Writes results/<run>/results.json, results.md and PNG plots (resumable)."""
-    from priot import experiment_report, pipeline
+    from priot.studies import experiment_report
+    from priot import pipeline
 
     number = settings.parse_number
     try:
@@ -186,7 +188,7 @@ def fuzz(c, seconds=60):
     import subprocess
     import time
 
-    from priot import native
+    from priot.core import native
 
     native.build_library(san=True)
     asan = subprocess.run(["cc", "-print-file-name=libasan.so"], capture_output=True,
@@ -213,7 +215,7 @@ def bench(c, quick=False):
 
     Kernels: cycles, cycles/MAC, vs reference, vs floor; the whole training step per
     method (reference vs optimised kernels); host samples/s."""
-    from priot import bench as b
+    from priot.studies import bench as b
     from priot import pipeline
 
     try:
@@ -227,7 +229,7 @@ def bench(c, quick=False):
 @task
 def setup(c):
     """Install missing system tools (apt: arm gcc, node/npm) and the pinned rp2040js."""
-    from priot import toolchain
+    from priot.device import toolchain
 
     toolchain.ensure_arm_toolchain(install=True)
     toolchain.ensure_node(install=True)
@@ -237,7 +239,7 @@ def setup(c):
 @task(pre=[setup])
 def build(c):
     """Build the firmware image and the host shared library."""
-    from priot import firmware
+    from priot.device import firmware
     from priot.settings import DEFAULT_BUILD
 
     img = firmware.build_firmware(DEFAULT_BUILD)
@@ -262,7 +264,8 @@ def _robot_renode(c, out):
     """Renode's own suites (robot_tests/renode) through renode-test, on prepared blobs."""
     import shutil
 
-    from priot import firmware, pipeline
+    from priot.device import firmware
+    from priot import pipeline
     from priot.settings import RunSettings
 
     tester = shutil.which("renode-test")

@@ -12,8 +12,8 @@ import numpy as np
 from robot.api import logger
 from robot.api.deco import keyword, library
 
-from priot import experiment as ex
-from priot.methods import ARMS
+from priot.studies import experiment as ex
+from priot.core.methods import ARMS
 
 KNOBS = {name: arm.tuned for name, arm in ARMS.items() if arm.on_device}
 

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from priot import blob, native
+from priot.core import blob, native
 from priot.settings import DEFAULT_MODEL
 
 VALID = {

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from priot import blob, config_table, methods, native
+from priot.core import blob, config_table, methods, native
 from priot.settings import RunSettings, SettingsError
 
 # bytes of each config-blob field (blob._CONFIG): values outside cannot be encoded

@@ -9,7 +9,8 @@ import urllib.error
 import numpy as np
 import pytest
 
-from priot import blob, data, paths
+from priot.core import blob
+from priot import data, paths
 
 
 def idx_images(x: np.ndarray) -> bytes:

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from priot import experiment as ex
-from priot import experiment_report
+from priot.studies import experiment as ex
+from priot.studies import experiment_report
 from priot.settings import SettingsError
 
 SMALL_GRIDS = {"static-sgd": {"lr_shift": [8, 10]}, "niti": {"lr_shift": [3]},
@@ -156,7 +156,7 @@ def test_paper_checks_on_rotated_digits():
 
 def test_curve_pass_equals_separate_runs_for_every_method():
     """host_curve (one pass, evaluated at each point) == host_run with train_limit = point."""
-    from priot import blob, native
+    from priot.core import blob, native
     from priot.settings import DEFAULT_MODEL
 
     model = DEFAULT_MODEL.read_bytes()

@@ -1,7 +1,8 @@
 """Long runs: 10,000 training steps keep scores in range, do not collapse, and repeat."""
 import numpy as np
 
-from priot import blob, data, native
+from priot.core import blob, native
+from priot import data
 from priot.settings import DEFAULT_MODEL
 
 MODEL = DEFAULT_MODEL.read_bytes()

@@ -11,10 +11,10 @@ import zlib
 import numpy as np
 import pytest
 
-from priot import blob as B
-from priot import native as N
-from priot import reference as R
-from priot.blob import DatasetBlob, Layer, QuantModel, RunConfig
+from priot.core import blob as B
+from priot.core import native as N
+from priot.core import reference as R
+from priot.core.blob import DatasetBlob, Layer, QuantModel, RunConfig
 from priot.paths import REPO_ROOT
 
 I8 = (-128, 127)

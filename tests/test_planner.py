@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from priot import blob, firmware, native, planner
-from priot.emulator.protocol import Report
-from priot.models import vgg11
+from priot.core import blob, native
+from priot.device import firmware, planner
+from priot.device.emulator.protocol import Report
+from priot.data.models import vgg11
 from priot.settings import DEFAULT_MODEL
 
 

@@ -1,15 +1,8 @@
 """The UART line-protocol parser (docs/PROTOCOL.md)."""
 import pytest
 
-from priot.emulator import (
-    Eval,
-    FirmwareFault,
-    FirmwareReportedError,
-    ProtocolError,
-    Report,
-    accuracy,
-    parse_line,
-)
+from priot.device.emulator import (Eval, FirmwareFault, FirmwareReportedError,
+                                   ProtocolError, Report, accuracy, parse_line)
 
 GOOD = [
     "PRIOT BOOT fw=1 clk_hz=125000000",
@@ -127,7 +120,7 @@ def test_accuracy():
 
 def _host_of(report, **change):
     """A host-build result (priot.native.HostRunResult's fields) agreeing with report."""
-    from priot.native import HostRunResult
+    from priot.core.native import HostRunResult
 
     fields = dict(frozen_correct=report.evals["frozen"].correct,
                   before_correct=report.evals["before"].correct,
@@ -139,7 +132,7 @@ def _host_of(report, **change):
 
 
 def test_per_sample_phases_cover_every_train_phase(protocol_example):
-    from priot.emulator.protocol import TRAIN_PHASES
+    from priot.device.emulator.protocol import TRAIN_PHASES
 
     report = Report.from_lines(protocol_example)
     phases = report.per_sample_phases()

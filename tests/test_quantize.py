@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from priot import blob, data, reference
-from priot.models import (TinyCNN, activation_exponent, input_from_pixels, quantize_weight,
-                          weight_exponent)
-from priot.pretrain import pretrain
-from priot.quantize import (QuantizeError, backward_shifts, export_blob, floor_exp,
-                            forward_shifts)
+from priot.core import blob, reference
+from priot import data
+from priot.data.models import (TinyCNN, activation_exponent, input_from_pixels,
+                               quantize_weight, weight_exponent)
+from priot.data.pretrain import pretrain
+from priot.data.quantize import (QuantizeError, backward_shifts, export_blob, floor_exp,
+                                 forward_shifts)
 
 
 @pytest.fixture(scope="module")

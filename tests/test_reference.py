@@ -5,8 +5,8 @@ import zlib
 import numpy as np
 import pytest
 
-from priot import reference as R
-from priot.blob import DatasetBlob, Layer, QuantModel, RunConfig
+from priot.core import reference as R
+from priot.core.blob import DatasetBlob, Layer, QuantModel, RunConfig
 
 # ---------------------------------------------------------------- round_shift, sat
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from priot import blob, firmware
-from priot.emulator import EmulatorTimeout, EmulatorUnavailable, RenodeBackend, Report
-from priot.emulator import renode as R
+from priot.core import blob
+from priot.device import firmware
+from priot.device.emulator import (EmulatorTimeout, EmulatorUnavailable, RenodeBackend,
+                                   Report)
+from priot.device.emulator import renode as R
 
 REPO = Path(__file__).resolve().parents[1]
 REPL = (REPO / "emulation/renode/rp2040.repl").read_text()

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from priot import experiment as ex
-from priot import methods, settings
+from priot.studies import experiment as ex
+from priot.core import methods
+from priot import settings
 
 
 def _invoke(*args: str, cwd) -> str:
@@ -48,7 +49,7 @@ def _task_names(tasks_module) -> list[str]:
 
 
 def test_run_options_state_the_settings_defaults(repo_root):
-    from priot.hw import BOARD_TIMEOUT_S
+    from priot.device.hw import BOARD_TIMEOUT_S
 
     for task in ("emulate", "host-run", "prepare", "plan", "hw-run"):
         options = _options(_invoke("--help", task, cwd=repo_root))

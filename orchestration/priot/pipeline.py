@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import blob, data, firmware, hw, native, planner, results, toolchain
-from .emulator import BACKENDS, EmulatorBackend, EmulatorUnavailable
-from .emulator.protocol import Report
-from .methods import METHODS
+from .core import blob, native
+from . import data, results
+from .device import firmware, hw, planner, toolchain
+from .device.emulator import BACKENDS, EmulatorBackend, EmulatorUnavailable
+from .device.emulator.protocol import Report
+from .core.methods import METHODS
 from .settings import DEFAULT_MODEL, RunSettings, SettingsError
 
 CLK_HZ = 125_000_000
@@ -75,8 +77,8 @@ VGG_PRETRAIN = dict(epochs=10, qat_epochs=1, lr=2e-3, qat_lr=3e-4, batch_size=12
 def pretrain_model(prepared: data.PreparedData, path: Path, seed: int, log=_log,
                    arch: str = "tiny_cnn", width: float = 0.125) -> Path:
     """Pretrain (float + QAT), quantize with static shifts and write the blob + provenance."""
-    from . import pretrain, quantize  # torch is imported only when needed
-    from .models import vgg11
+    from .data import pretrain, quantize  # torch is imported only when needed
+    from .data.models import vgg11
 
     if arch == "vgg11":
         log(f"pretraining VGG11 (width {width:g}) on upright CIFAR-10 (torch, CPU) ...")

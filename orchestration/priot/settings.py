@@ -14,10 +14,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .blob import RunConfig
-from .config_table import FIELDS, SCORE_INITS, setting_problem
-from .emulator import BACKENDS
-from .methods import METHODS
+from .core.blob import RunConfig
+from .core.config_table import FIELDS, SCORE_INITS, setting_problem
+from .device.emulator import BACKENDS
+from .core.methods import METHODS
 from .paths import DEFAULT_BUILD, DEFAULT_CACHE, DEFAULT_MODEL  # noqa: F401 (re-exported)
 
 

@@ -35,10 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import blob, results
-from .methods import ARMS, FLOAT, FROZEN, PRIOT_S, arms_of
-from .paths import write_json_atomic
-from .settings import SettingsError
+from ..core import blob
+from .. import results
+from ..core.methods import ARMS, FLOAT, FROZEN, PRIOT_S, arms_of
+from ..paths import write_json_atomic
+from ..settings import SettingsError
 
 # the experiment's arms (priot.methods.ARMS) in table order; "frozen" and "float" are not
 # trained by an integer method
@@ -144,8 +145,8 @@ def plan_default(name: str):
 @functools.lru_cache(maxsize=8)
 def _context(arch: str, width: float, source: str, data_dir: str | None, angle: float):
     """(prepared data, model blob) for an angle; cached per worker process."""
-    from . import pipeline
-    from .settings import RunSettings
+    from .. import pipeline
+    from ..settings import RunSettings
 
     s = RunSettings(arch=arch, width=width, source=source, angle=angle,
                     data_dir=Path(data_dir) if data_dir else None)
@@ -179,7 +180,7 @@ def _splits(spec: dict, prepared):
 
 def run_job(spec: dict) -> dict:
     """One job: accuracy after each of spec["points"] training samples (host build)."""
-    from . import native
+    from ..core import native
 
     prepared, model = _context(spec["arch"], spec["width"], spec["source"], spec["data_dir"],
                                spec["angle"])
@@ -401,8 +402,10 @@ def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
     """Each integer method once in the emulator (first angle, chosen knobs), built with the
     optimised kernels and with the plain reference kernels (the fair ground for comparing
     methods whose kernels are not equally optimised); cached in device/<method>.json."""
-    from . import data, firmware, native, pipeline
-    from .settings import RunSettings
+    from .. import data, pipeline
+    from ..device import firmware
+    from ..core import native
+    from ..settings import RunSettings
 
     angle = float(plan.angles[0])
     prepared, model = _context(plan.arch, plan.width, plan.source, plan.data_dir, angle)

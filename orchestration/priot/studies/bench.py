@@ -17,10 +17,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import blob, firmware, results
-from .methods import METHODS
-from .paths import DEFAULT_BUILD, RESULTS_DIR, write_json_atomic
-from .emulator.protocol import TRAIN_PHASES, Report, parse_line
+from ..core import blob
+from ..device import firmware
+from .. import results
+from ..core.methods import METHODS
+from ..paths import DEFAULT_BUILD, RESULTS_DIR, write_json_atomic
+from ..device.emulator.protocol import TRAIN_PHASES, Report, parse_line
 
 # The floor used for "x floor": one MULS (1 cycle) + one ADD (1 cycle) per MAC, with every
 # operand load amortised away (operands kept in registers across outputs). See
@@ -77,7 +79,7 @@ def kernel_table(rows: list[dict]) -> list[dict]:
 
 def run_kernels(build_dir: Path, timeout_s: float = 300.0, log=_log) -> list[dict]:
     """Build and run the bench firmware; returns the kernel table."""
-    from .emulator import Rp2040jsBackend, EmulatorUnavailable
+    from ..device.emulator import Rp2040jsBackend, EmulatorUnavailable
 
     backend = Rp2040jsBackend()
     ok, why = backend.available()
@@ -97,9 +99,9 @@ def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Pat
                timeout_s: float = 900.0, log=_log) -> dict:
     """A short session of the normal firmware (reference or optimised kernels): cycles
     per training sample and per phase, cycles per inference, score CRC."""
-    from . import pipeline
-    from .emulator import Rp2040jsBackend
-    from .settings import RunSettings
+    from .. import pipeline
+    from ..device.emulator import Rp2040jsBackend
+    from ..settings import RunSettings
 
     s = RunSettings(n_train=n_train, n_test=n_test, method=method, build_dir=build_dir)
     blobs = pipeline.make_blobs(s, log=lambda *_: None)
@@ -119,8 +121,9 @@ def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Pat
 
 def host_speed(n: int = 500, method: str = "priot", log=_log) -> dict:
     """Samples per second of the host build (libpriot.so) for training and inference."""
-    from . import native, pipeline
-    from .settings import RunSettings
+    from ..core import native
+    from .. import pipeline
+    from ..settings import RunSettings
 
     s = RunSettings(n_train=n, n_test=n, method=method)
     blobs = pipeline.make_blobs(s, log=lambda *_: None)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..paths import EMULATION_DIR, REPO_ROOT
+from ...paths import EMULATION_DIR, REPO_ROOT
 from .base import EmulatorBackend, EmulatorError, EmulatorTimeout, EmulatorUnavailable, RunResult
 
 RENODE_DIR = EMULATION_DIR / "renode"
@@ -52,7 +52,7 @@ class RenodeBackend(EmulatorBackend):
         renode = find_renode()
         if renode is None:
             raise EmulatorUnavailable(INSTALL_HINT)
-        from ..blob import CONFIG_ADDR, DATASET_ADDR, MODEL_ADDR
+        from ...core.blob import CONFIG_ADDR, DATASET_ADDR, MODEL_ADDR
 
         names = {CONFIG_ADDR: "config", MODEL_ADDR: "model", DATASET_ADDR: "dataset"}
         elf = Path(firmware_bin).with_suffix(".elf")

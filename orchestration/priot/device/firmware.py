@@ -10,8 +10,8 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from .blob import FIRMWARE_MAX, FLASH_BASE
-from .paths import FIRMWARE_DIR
+from ..core.blob import FIRMWARE_MAX, FLASH_BASE
+from ..paths import FIRMWARE_DIR
 from .toolchain import ensure_arm_toolchain
 SRAM_BASE = 0x20000000
 SCRATCH_BASE = 0x20040000     # SCRATCH_X + SCRATCH_Y: the stack, not counted as static SRAM

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .paths import atomic_write
+from ..errors import DataError
+from ..paths import atomic_write
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
            "ship", "truck")

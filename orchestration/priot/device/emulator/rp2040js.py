@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..paths import EMULATION_DIR
+from ...paths import EMULATION_DIR
 from .base import EmulatorBackend, EmulatorError, EmulatorTimeout, EmulatorUnavailable, RunResult
 from .protocol import find_fault
 

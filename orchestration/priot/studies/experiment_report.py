@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import experiment, results
+from . import experiment
+from .. import results
 from .experiment import PAPER, SUBSET_ARMS
-from .paths import write_text_atomic
-from .methods import ARMS, FROZEN
+from ..paths import write_text_atomic
+from ..core.methods import ARMS, FROZEN
 
 CLK_HZ = 125_000_000
 LABELS = {name: arm.label for name, arm in ARMS.items()}

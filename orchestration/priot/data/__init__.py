@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import blob
-from .errors import DataError
-from .paths import REPO_ROOT, atomic_write
+from ..core import blob
+from ..errors import DataError
+from ..paths import REPO_ROOT, atomic_write
 
 DEFAULT_ANGLE = 45.0
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049

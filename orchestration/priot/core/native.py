@@ -20,7 +20,7 @@ import numpy as np
 
 from . import blob as blobmod
 from . import methods
-from .paths import DEFAULT_BUILD, FIRMWARE_DIR
+from ..paths import DEFAULT_BUILD, FIRMWARE_DIR
 
 API_VERSION = 1
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import reference
-from .blob import QuantModel
-from .data import PreparedData, prepare_data, pretrain_train_val
+from ..core import reference
+from ..core.blob import QuantModel
+from . import PreparedData, prepare_data, pretrain_train_val
 from .models import ChainCNN, TinyCNN, calibrate_activations, input_from_pixels
 from .quantize import calibration_set, export_blob, to_quant_model
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from . import blob, methods, native
+from ..core import blob, methods, native
 from .firmware import elf_memory
 
 SRAM_TOTAL = 264 * 1024

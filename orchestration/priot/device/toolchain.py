@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .paths import EMULATION_DIR
+from ..paths import EMULATION_DIR
 
 ARM_TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "arm-none-eabi-nm", "make")
 ARM_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "binutils-arm-none-eabi", "make")
