@@ -91,3 +91,40 @@ def test_no_import_circle():
 def test_cycle_finder_finds_a_circle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# the package's layers, top first; a module may import its own layer and those below
+LAYERS = (
+    ("priot.studies",),
+    ("priot.pipeline",),
+    ("priot.settings",),
+    ("priot.data", "priot.device"),     # siblings: neither imports the other
+    ("priot.core",),
+    ("priot.results",),
+    ("priot.paths", "priot.errors"),
+)
+
+
+def _layer(module: str) -> tuple[int, str] | None:
+    for depth, layer in enumerate(LAYERS):
+        for prefix in layer:
+            if module == prefix or module.startswith(prefix + "."):
+                return depth, prefix
+    return None
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in MODULES if m != "priot" and _layer(m) is None] == []
+
+
+def test_every_import_points_down():
+    up = []
+    for module, targets in import_graph().items():
+        if module == "priot":
+            continue
+        depth, prefix = _layer(module)
+        for target in targets:
+            t_depth, t_prefix = _layer(target)
+            if t_depth < depth or (t_depth == depth and t_prefix != prefix):
+                up.append(f"{module} -> {target}")
+    assert up == [], "imports that point up or sideways: " + ", ".join(sorted(up))

@@ -1,4 +1,4 @@
-"""priot.models / priot.quantize / priot.pretrain: exponents, shifts, export, accuracy."""
+"""priot.data.models / quantize / pretrain: exponents, shifts, export, accuracy."""
 import json
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Hand-computed cases for the numpy reference (orchestration/priot/reference.py), which is
+"""Hand-computed cases for the numpy reference (orchestration/priot/core/reference/), which is
 docs/SEMANTICS.md in code. Values below are worked out by hand from the spec."""
 import zlib
 

