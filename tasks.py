@@ -22,9 +22,9 @@ from pathlib import Path
 
 from invoke import task
 
-from priot.studies import experiment as ex
-from priot.device import hw
 from priot import settings
+from priot.device import hw
+from priot.studies import experiment as ex
 
 ROOT = Path(__file__).resolve().parent
 # the options of the run tasks; help and defaults come from the package (priot.settings)
@@ -105,11 +105,12 @@ def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, me
 
 @task(auto_shortflags=False, help={
     "seeds": f"seeds per method (default: {ex.plan_default('seeds')})",
-    "angle": "rotation of the target domain in degrees (default: 45)",
+    "angle": settings.option_help("angle"),
     "emulate": "also run each method once in the emulator (cycles, memory)"})
 def compare(c, seeds=None, angle=None, emulate=False):
     """The quick comparison: `invoke experiment` at one angle (45 deg by default)."""
-    angle = settings.parse_number(angle, float, "angle") or 45.0
+    angle = settings.parse_number(angle, float, "angle")
+    angle = settings.default_of("angle") if angle is None else angle
     experiment(c, angles=f"{angle:g}", seeds=seeds, no_emulate=not emulate,
                name=f"compare-{angle:g}deg")
 

@@ -500,7 +500,7 @@ def test_host_run_errors():
 SAN_SCRIPT = textwrap.dedent("""
     import numpy as np, sys
     sys.path[:0] = {paths!r}
-    from priot import blob as B, native as N
+    from priot.core import blob as B, native as N
     from test_native_vs_reference import random_model, random_dataset, tiny_cnn
     rng = np.random.default_rng(3)
     for it in range(3):

@@ -51,10 +51,10 @@ def _task_names(tasks_module) -> list[str]:
 def test_run_options_state_the_settings_defaults(repo_root):
     from priot.device.hw import BOARD_TIMEOUT_S
 
-    for task in ("emulate", "host-run", "prepare", "plan", "hw-run"):
+    for task in ("emulate", "host-run", "prepare", "plan", "hw-run", "compare"):
         options = _options(_invoke("--help", task, cwd=repo_root))
         for flag, text in options.items():
-            if flag in ("--port", "--drive"):
+            if flag in ("--port", "--drive", "--seeds", "--emulate"):
                 continue
             name = settings.field_of(flag[2:].replace("-", "_"))
             default = settings.default_of(name)

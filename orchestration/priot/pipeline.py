@@ -186,17 +186,9 @@ class Summary:
     def evals(self) -> dict:
         return self.report.evals
 
-    @property
-    def train(self) -> dict:
-        return self.report.train
-
-    @property
-    def scores_crc(self) -> int:
-        return self.report.scores_crc
-
     def as_dict(self) -> dict:
-        return {"evals": {p: list(v) for p, v in self.evals.items()}, "train": self.train,
-                "scores_crc": self.scores_crc, "memory": self.memory, "backend": self.backend,
+        return {"evals": {p: list(v) for p, v in self.evals.items()}, "train": self.report.train,
+                "scores_crc": self.report.scores_crc, "memory": self.memory, "backend": self.backend,
                 "host": None if self.host is None else host_record(self.host),
                 "host_agrees": self.host_agrees, "host_differences": self.host_differences,
                 "emulator": self.emulator,
@@ -241,7 +233,7 @@ class Summary:
                else "")
             + f", keep {s.keep_permille / 10:g}% of scored edges, lr 2^-{s.lr_shift}, "
             f"init {s.score_init}, {s.epochs} epoch(s), seed {s.seed}, "
-            f"{self.train['samples']} training samples",
+            f"{self.report.train['samples']} training samples",
             "  accuracy on the rotated test images:",
         ]
         for phase, label in (("frozen", "frozen pretrained model (all edges)"),
@@ -251,7 +243,6 @@ class Summary:
             lines.append(f"    {label:<40} {c / t:7.2%}  ({c}/{t})")
         gain = self.accuracy("after") - self.accuracy("frozen")
         lines.append(f"    {'gain over the frozen model':<40} {gain * 100:+7.2f} points")
-        t = self.train
         lines += [
             "  cost (clk_sys cycles; ms at 125 MHz):",
             f"    per training sample {self.cycles_per_train_sample:14,.0f}  "
@@ -269,7 +260,7 @@ class Summary:
             f"    SRAM: static {self.memory['sram_static']:,} B (arena "
             f"{self.memory['arena_size']:,} B of which {self.memory['arena_used']:,} B used), "
             f"stack peak {self.memory['stack_peak']:,} of {self.memory['stack_size']:,} B",
-            f"  final score checksum 0x{self.scores_crc:08x}",
+            f"  final score checksum 0x{self.report.scores_crc:08x}",
         ]
         if self.host is not None:
             lines.append("  host build of the same session: " + (
