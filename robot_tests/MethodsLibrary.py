@@ -12,10 +12,11 @@ import numpy as np
 from robot.api import logger
 from robot.api.deco import keyword, library
 
-from priot import experiment as ex
-from priot.experiment_report import documented_knobs
+from priot.core.methods import ARMS
+from priot.studies import experiment as ex
+from priot.studies.experiment_report import documented_knobs
 
-METHODS = ("static-sgd", "niti", "priot", "priot-s 10%", "priot-s 20%")
+METHODS = tuple(name for name, arm in ARMS.items() if arm.on_device)
 CHOSEN = documented_knobs("Tiny CNN")
 
 

@@ -69,4 +69,5 @@ class PriotLibrary:
     def host_agrees(self) -> None:
         s = self._summary()
         if not s.host_agrees:
-            raise AssertionError(f"emulator {s.evals} crc 0x{s.scores_crc:08x} vs host {s.host}")
+            raise AssertionError("emulator and host build differ: "
+                                 + "; ".join(s.host_differences or ["no host run"]))

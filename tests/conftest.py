@@ -3,8 +3,8 @@ import pathlib
 
 import pytest
 
-from priot import toolchain
-from priot.emulator import Rp2040jsBackend
+from priot.device import toolchain
+from priot.device.emulator import Rp2040jsBackend
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 IN_CI = bool(os.environ.get("CI"))
@@ -46,16 +46,12 @@ def backend():
 def run_device_and_host(backend, firmware_bin, model: bytes, dataset: bytes, config: bytes):
     """Run one session in the emulator and on the host build; assert they agree bit for bit
     (every evaluation's correct count and the score checksum). Returns (report, host)."""
-    from priot import blob, native
-    from priot.emulator.protocol import Report
+    from priot.core import blob, native
+    from priot.device.emulator.protocol import Report
 
     run = backend.run(firmware_bin, {blob.CONFIG_ADDR: config, blob.MODEL_ADDR: model,
                                      blob.DATASET_ADDR: dataset}, timeout_s=300)
     report = Report.from_lines(run.lines)
     host = native.host_run(model, dataset, config)
-    assert [report.evals[p].correct for p in ("frozen", "before", "after")] == [
-        host.frozen_correct, host.before_correct, host.after_correct]
-    assert report.evals["after"].total == host.test_total
-    assert report.scores_crc == host.score_crc
-    assert report.mem["arena_used"] == host.arena_used
+    assert report.agrees_with(host) == []
     return report, host

@@ -9,9 +9,9 @@ import zlib
 import numpy as np
 import pytest
 
-from priot import blob as B
-from priot import native as N
-from priot.blob import BlobError, DatasetBlob, Layer, QuantModel, RunConfig
+from priot.core import blob as B
+from priot.core import native as N
+from priot.core.blob import BlobError, DatasetBlob, Layer, QuantModel, RunConfig
 
 
 def tiny_model(seed=0, bias_everywhere=False) -> QuantModel:

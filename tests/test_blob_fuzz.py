@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import skip_or_fail
-from priot import blob, native
+from priot.core import blob, native
 from priot.settings import DEFAULT_MODEL
 
 VALID = {

@@ -5,17 +5,11 @@ import time
 
 import pytest
 
-import priot.emulator.rp2040js as rp2040js_backend
-from priot import firmware, toolchain
-from priot.blob import CONFIG_ADDR, FIRMWARE_MAX, FLASH_BASE
-from priot.emulator import (
-    EmulatorError,
-    EmulatorTimeout,
-    FirmwareFault,
-    Report,
-    Rp2040jsBackend,
-    parse_line,
-)
+import priot.device.emulator.rp2040js as rp2040js_backend
+from priot.device import firmware, toolchain
+from priot.core.blob import CONFIG_ADDR, FIRMWARE_MAX, FLASH_BASE
+from priot.device.emulator import (EmulatorError, EmulatorTimeout, FirmwareFault, Report,
+                                   Rp2040jsBackend, parse_line)
 
 SRAM = range(0x20000000, 0x20040000)           # main SRAM (the stack lives above it)
 FLASH = range(FLASH_BASE, FLASH_BASE + FIRMWARE_MAX)

@@ -4,7 +4,7 @@ import pickle
 import numpy as np
 import pytest
 
-from priot import cifar
+from priot.data import cifar
 from priot.data import DataError
 
 SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared/datasets/cifar10-jpeg/train"

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from priot import blob as B
-from priot import native as N
+from priot.core import blob as B
+from priot.core import native as N
 
 FIELDS = ("seed", "keep_permille", "lr_shift", "score_init", "init_shift", "method", "epochs",
           "train_limit", "test_limit", "progress_every", "score_permille")

@@ -9,7 +9,8 @@ import urllib.error
 import numpy as np
 import pytest
 
-from priot import blob, data
+from priot.core import blob
+from priot import data, paths
 
 
 def idx_images(x: np.ndarray) -> bytes:
@@ -104,7 +105,7 @@ def test_cifar_test_batch_and_test_folder_are_the_test_split(tmp_path):
 
     from PIL import Image
 
-    from priot import cifar
+    from priot.data import cifar
 
     d = tmp_path / "cifar-10-batches-py"
     d.mkdir()
@@ -360,14 +361,14 @@ def test_pretrain_train_val_and_dataset_blob(tmp_path):
 
 def test_atomic_write_cleans_up(tmp_path, monkeypatch):
     target = tmp_path / "f.bin"
-    data.atomic_write(target, b"one")
+    paths.atomic_write(target, b"one")
     assert target.read_bytes() == b"one"
 
     def fail(src, dst):
         raise OSError("disk full")
-    monkeypatch.setattr(data.os, "replace", fail)
+    monkeypatch.setattr(paths.os, "replace", fail)
     with pytest.raises(OSError):
-        data.atomic_write(target, b"two")
+        paths.atomic_write(target, b"two")
     assert target.read_bytes() == b"one"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
     assert not any(n.endswith(".tmp") for n in os.listdir(tmp_path))

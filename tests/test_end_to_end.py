@@ -5,9 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from priot import blob, firmware, native, pipeline, reference
-from priot.emulator import FirmwareReportedError
-from priot.emulator.protocol import Report
+from priot.core import blob, native, reference
+from priot.device import firmware
+from priot import pipeline
+from priot.device.emulator import FirmwareReportedError
+from priot.device.emulator.protocol import Report
 from priot.settings import RunSettings, SettingsError
 
 pytestmark = pytest.mark.emulator

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import skip_or_fail
-from priot import experiment as ex
-from priot import experiment_report
+from priot.studies import experiment as ex
+from priot.studies import experiment_report
 from priot.settings import SettingsError
 
 SMALL_GRIDS = {"static-sgd": {"lr_shift": [8, 10]}, "niti": {"lr_shift": [3]},
@@ -172,7 +172,7 @@ def test_documented_knobs_are_read_from_the_results_table():
 
 def test_curve_pass_equals_separate_runs_for_every_method():
     """host_curve (one pass, evaluated at each point) == host_run with train_limit = point."""
-    from priot import blob, native
+    from priot.core import blob, native
     from priot.settings import DEFAULT_MODEL
 
     model = DEFAULT_MODEL.read_bytes()

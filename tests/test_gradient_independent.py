@@ -20,8 +20,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from priot import blob, data
-from priot import reference as R
+from priot import data
+from priot.core import blob
+from priot.core import reference as R
 from priot.settings import DEFAULT_MODEL
 
 N_SAMPLES = 64

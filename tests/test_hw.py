@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from priot import blob, hw, uf2
-from priot.emulator import EmulatorTimeout
-from priot.emulator.protocol import Report
+from priot.core import blob
+from priot.device import hw, uf2
+from priot.device.emulator import EmulatorTimeout
+from priot.device.emulator.protocol import Report
 
 RECORDED = """PRIOT BOOT fw=1 clk_hz=125000000
 PRIOT MODEL layers=4 edges=26632 crc=0x1a2b3c4d
@@ -117,7 +118,7 @@ def test_missing_port_and_missing_board_are_clear(tmp_path, monkeypatch):
 def test_emulator_uart_stream_through_a_pty(serial_pty, arm_toolchain, backend, tmp_path):
     """The emulator's UART output of the real firmware, replayed through a pty as if it
     came from a board, parses to the same report."""
-    from priot import firmware
+    from priot.device import firmware
     from priot.settings import DEFAULT_MODEL
 
     image = firmware.build_firmware(tmp_path)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from priot import blob, firmware
+from priot.core import blob
+from priot.device import firmware
 
 SCRIPT = """
 import sys
 from pathlib import Path
 from priot import interrupt
-from priot.emulator import Rp2040jsBackend
+from priot.device.emulator import Rp2040jsBackend
 interrupt.install()
 print("running", flush=True)
 Rp2040jsBackend().run(Path(sys.argv[1]), {{{addr}: b"HANG"}}, timeout_s=120)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import skip_or_fail
-from priot import native as N
-from priot import reference as R
+from priot.core import native as N
+from priot.core import reference as R
 
 CONV_SHAPES = [(1, 1, 1, 1), (1, 1, 2, 3), (2, 3, 1, 2), (3, 2, 5, 1), (1, 5, 5, 2),
                (3, 4, 7, 5), (8, 6, 6, 16), (5, 7, 9, 3), (1, 28, 28, 8), (4, 3, 14, 7),
@@ -173,8 +173,8 @@ def test_updates_opt_equal_ref_and_numpy(n):
 
 @pytest.mark.emulator
 def test_bench_firmware_opt_matches_ref_and_is_faster(tmp_path):
-    from priot import bench
-    from priot.emulator import Rp2040jsBackend
+    from priot.studies import bench
+    from priot.device.emulator import Rp2040jsBackend
 
     ok, why = Rp2040jsBackend().available()
     if not ok:

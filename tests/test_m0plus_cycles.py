@@ -6,9 +6,10 @@ Renode is not installable here, but rp2040js executes the same instructions: run
 show; the estimate from those must come back to rp2040js's own cycle count."""
 import pytest
 
-from priot import firmware, pipeline
-from priot.emulator import Rp2040jsBackend, Report
-from priot.emulator import m0plus_cycles as M
+from priot import pipeline
+from priot.device import firmware
+from priot.device.emulator import Rp2040jsBackend, Report
+from priot.device.emulator import m0plus_cycles as M
 from priot.settings import RunSettings
 
 

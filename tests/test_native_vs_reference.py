@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import skip_or_fail
-from priot import blob as B
-from priot import native as N
-from priot import reference as R
-from priot.blob import DatasetBlob, Layer, QuantModel, RunConfig
+from priot.core import blob as B
+from priot.core import native as N
+from priot.core import reference as R
+from priot.core.blob import DatasetBlob, Layer, QuantModel, RunConfig
+from priot.paths import REPO_ROOT
 
 I8 = (-128, 127)
 
@@ -500,7 +501,7 @@ def test_host_run_errors():
 SAN_SCRIPT = textwrap.dedent("""
     import numpy as np, sys
     sys.path[:0] = {paths!r}
-    from priot import blob as B, native as N
+    from priot.core import blob as B, native as N
     from test_native_vs_reference import random_model, random_dataset, tiny_cnn
     rng = np.random.default_rng(3)
     for it in range(3):
@@ -536,7 +537,7 @@ def test_sanitizer_build_runs_clean(tmp_path):
     except RuntimeError as exc:
         skip_or_fail(f"cannot build the sanitizer variant: {exc}")
     here = os.path.dirname(os.path.abspath(__file__))
-    paths = [str(N.REPO / "orchestration"), here]
+    paths = [str(REPO_ROOT / "orchestration"), here]
     env = dict(os.environ, LD_PRELOAD=asan,
                ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")

@@ -3,7 +3,9 @@ dynamic-scale arithmetic at its edges."""
 import numpy as np
 import pytest
 
-from priot import blob, data as datasets, firmware, native, reference
+from priot.core import blob, native, reference
+from priot import data as datasets
+from priot.device import firmware
 from priot.settings import DEFAULT_MODEL
 
 from conftest import run_device_and_host

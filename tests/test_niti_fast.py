@@ -9,8 +9,8 @@ import zlib
 import numpy as np
 import pytest
 
-from priot import native as N
-from priot import reference as R
+from priot.core import native as N
+from priot.core import reference as R
 
 CONV_SHAPES = [(1, 1, 1, 1), (1, 1, 2, 3), (2, 3, 1, 2), (3, 2, 5, 1), (1, 5, 5, 2),
                (3, 4, 7, 5), (8, 6, 6, 16), (5, 7, 9, 3), (1, 28, 28, 8), (4, 3, 14, 7),

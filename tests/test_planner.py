@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from priot import blob, firmware, native, planner
-from priot.emulator.protocol import Report
-from priot.models import vgg11
+from priot.core import blob, native
+from priot.device import firmware, planner
+from priot.device.emulator.protocol import Report
+from priot.data.models import vgg11
 from priot.settings import DEFAULT_MODEL
 
 
@@ -93,8 +94,8 @@ def test_dataset_blob_size_is_the_encoded_size():
 def test_architecture_plan_needs_what_the_trained_model_needs(method):
     """The plan made before any training (zero weights) sizes the arena exactly as the
     committed, trained model does."""
-    from priot.models import TinyCNN
-    from priot.quantize import architecture_model
+    from priot.data.models import TinyCNN
+    from priot.data.quantize import architecture_model
     from priot.settings import RunSettings
 
     cfg = blob.encode_config(RunSettings(method=method).run_config())

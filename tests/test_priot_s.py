@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from priot import blob, firmware, native, reference
+from priot.core import blob, native, reference
+from priot.device import firmware
 from priot.settings import DEFAULT_MODEL
 
 from conftest import run_device_and_host

@@ -1,15 +1,8 @@
 """The UART line-protocol parser (docs/PROTOCOL.md)."""
 import pytest
 
-from priot.emulator import (
-    Eval,
-    FirmwareFault,
-    FirmwareReportedError,
-    ProtocolError,
-    Report,
-    accuracy,
-    parse_line,
-)
+from priot.device.emulator import (Eval, FirmwareFault, FirmwareReportedError,
+                                   ProtocolError, Report, accuracy, parse_line)
 
 GOOD = [
     "PRIOT BOOT fw=1 clk_hz=125000000",
@@ -123,3 +116,39 @@ def test_accuracy():
     assert accuracy(3, 4) == 0.75
     with pytest.raises(ValueError):
         accuracy(0, 0)
+
+
+def _host_of(report, **change):
+    """A host-build result (priot.native.HostRunResult's fields) agreeing with report."""
+    from priot.core.native import HostRunResult
+
+    fields = dict(frozen_correct=report.evals["frozen"].correct,
+                  before_correct=report.evals["before"].correct,
+                  after_correct=report.evals["after"].correct,
+                  test_total=report.evals["after"].total, train_samples=report.train["samples"],
+                  train_per_epoch=report.train["samples"], score_crc=report.scores_crc,
+                  arena_used=report.mem["arena_used"], n_edges=report.model["edges"])
+    return HostRunResult(**{**fields, **change})
+
+
+def test_per_sample_phases_cover_every_train_phase(protocol_example):
+    from priot.device.emulator.protocol import TRAIN_PHASES
+
+    report = Report.from_lines(protocol_example)
+    phases = report.per_sample_phases()
+    n = report.train["samples"]
+    assert tuple(phases) == TRAIN_PHASES and "scale" in phases
+    assert phases == {k: report.train[k] / n for k in TRAIN_PHASES}
+    assert report.cycles_per_train_sample == report.train["cycles"] / n
+    assert report.cycles_per_inference == report.evals["after"].cycles / report.evals["after"].total
+
+
+def test_agrees_with_names_every_difference(protocol_example):
+    report = Report.from_lines(protocol_example)
+    assert report.agrees_with(_host_of(report)) == []
+    diffs = report.agrees_with(_host_of(report, after_correct=1, score_crc=0x1234,
+                                        arena_used=7, train_samples=1))
+    assert [d.split(":")[0] for d in diffs] == ["after", "checksum", "training samples",
+                                                "arena bytes used"]
+    assert "0x00001234" in diffs[1]
+    assert report.agrees_with(_host_of(report, test_total=1))[0].startswith("frozen")

@@ -1,16 +1,17 @@
-"""priot.models / priot.quantize / priot.pretrain: exponents, shifts, export, accuracy."""
+"""priot.data.models / quantize / pretrain: exponents, shifts, export, accuracy."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from priot import blob, data, reference
-from priot.models import (TinyCNN, activation_exponent, input_from_pixels, quantize_weight,
-                          weight_exponent)
-from priot.pretrain import pretrain
-from priot.quantize import (QuantizeError, backward_shifts, export_blob, floor_exp,
-                            forward_shifts)
+from priot.core import blob, reference
+from priot import data
+from priot.data.models import (TinyCNN, activation_exponent, input_from_pixels,
+                               quantize_weight, weight_exponent)
+from priot.data.pretrain import pretrain
+from priot.data.quantize import (QuantizeError, backward_shifts, export_blob, floor_exp,
+                                 forward_shifts)
 
 
 @pytest.fixture(scope="module")

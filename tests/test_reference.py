@@ -1,12 +1,12 @@
-"""Hand-computed cases for the numpy reference (orchestration/priot/reference.py), which is
+"""Hand-computed cases for the numpy reference (orchestration/priot/core/reference/), which is
 docs/SEMANTICS.md in code. Values below are worked out by hand from the spec."""
 import zlib
 
 import numpy as np
 import pytest
 
-from priot import reference as R
-from priot.blob import DatasetBlob, Layer, QuantModel, RunConfig
+from priot.core import reference as R
+from priot.core.blob import DatasetBlob, Layer, QuantModel, RunConfig
 
 # ---------------------------------------------------------------- round_shift, sat
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from priot import blob, firmware
-from priot.emulator import EmulatorTimeout, EmulatorUnavailable, RenodeBackend, Report
-from priot.emulator import m0plus_cycles
-from priot.emulator import renode as R
+from priot.core import blob
+from priot.device import firmware
+from priot.device.emulator import (EmulatorTimeout, EmulatorUnavailable, RenodeBackend,
+                                   Report)
+from priot.device.emulator import renode as R
+from priot.device.emulator import m0plus_cycles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import renode_monitor as RM  # noqa: E402
@@ -265,7 +267,7 @@ def test_opcode_counting_script_matches_the_cycle_table(tmp_path):
     fresh = tmp_path / "m0plus_opcodes.resc"
     m0plus_cycles.write_monitor_script(fresh)
     assert (REPO / "emulation/renode/m0plus_opcodes.resc").read_text() == fresh.read_text(), \
-        "regenerate: python -c 'from priot.emulator import m0plus_cycles as m; from " \
+        "regenerate: python -c 'from priot.device.emulator import m0plus_cycles as m; from " \
         "pathlib import Path; m.write_monitor_script(Path(\"emulation/renode/" \
         "m0plus_opcodes.resc\"))'"
 
@@ -291,13 +293,14 @@ def test_the_report_shows_renode_figures_as_instructions_with_a_cycle_estimate()
     memory = dict.fromkeys(("flash_firmware", "sram_static", "model_blob", "dataset_blob",
                             "arena_used", "arena_size", "stack_peak", "stack_size",
                             "score_bytes"), 1)
-    summary = Summary(RunSettings(backend="renode"),
-                      {p: (5, 10, 1000) for p in ("frozen", "before", "after")},
-                      {"samples": 2, "cycles": 4000, "forward": 1000}, 0x1234, memory,
+    report = Report.from_lines(LOG.read_text().splitlines())
+    summary = Summary(RunSettings(backend="renode"), report, memory, backend="renode",
                       emulator={"instructions": 1000, "cycles": est["cycles"], "wall_s": 1.0,
                                 "systick_counts_instructions": True, "cycle_estimate": est,
                                 "notes": ["Renode's SysTick counts instructions"]})
     text = summary.format()
     assert "SysTick counts instructions" in text
-    assert f"2,000 instructions ~ {2000 * est['cycles_per_instruction']:14,.0f} cycles" in text
+    per_sample = report.cycles_per_train_sample
+    assert (f"{per_sample:14,.0f} instructions ~ "
+            f"{per_sample * est['cycles_per_instruction']:14,.0f} cycles") in text
     assert "estimated from opcode counts" in text

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from priot import blob, native, reference
-from priot.models import calibrate_activations, input_from_pixels, vgg11
-from priot.quantize import to_quant_model
+from priot.core import blob, native, reference
+from priot.data.models import calibrate_activations, input_from_pixels, vgg11
+from priot.data.quantize import to_quant_model
 
 from conftest import run_device_and_host
 
@@ -79,7 +79,7 @@ def test_host_library_trains_vgg11_like_the_reference(trained):
 @pytest.mark.emulator
 def test_narrow_vgg11_in_the_emulator_equals_the_host_build(trained, arm_toolchain, backend,
                                                             tmp_path):
-    from priot import firmware
+    from priot.device import firmware
 
     _, qm, x, y, _, _ = trained
     ds = blob.DatasetBlob(x[:8], y[:8], x[32:40], y[32:40], 10, 30)

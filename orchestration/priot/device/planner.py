@@ -17,7 +17,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from . import blob, native, reference
+from ..core import blob, methods, native
 from .firmware import elf_memory
 
 SRAM_TOTAL = 264 * 1024
@@ -88,18 +88,10 @@ def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: 
              "model blob": (len(model_blob), blob.MODEL_MAX),
              "dataset blob": (dataset_bytes, blob.DATASET_MAX)}
     cfg = blob.decode_config(config_blob)
-    if cfg.method == reference.PRIOT_S:
-        scored = sum(reference.subset_size(l.n_edges, cfg.score_permille) for l in model.layers)
-    elif cfg.method in (reference.STATIC_SGD, reference.NITI):
-        scored = 0   # no scores: the RAM copy of the weights is the per-edge state
-    else:
-        scored = model.n_edges
-    # masked-weight copies: every layer's (PRIOT), one buffer of the largest layer that is
-    # refilled layer by layer (PRIOT-S), the RAM weights (static SGD, NITI)
-    copies = (max(l.n_edges for l in model.layers) if cfg.method == reference.PRIOT_S
-              else model.n_edges)
-    p = MemoryPlan(flash, need, cap, copies + 2 * scored, mem["sram_bytes"],
-                   mem["stack_bytes"], model.n_edges)
+    method = methods.by_code(cfg.method)
+    per_edge = method.state_bytes([l.n_edges for l in model.layers], cfg.score_permille)
+    p = MemoryPlan(flash, need, cap, per_edge, mem["sram_bytes"], mem["stack_bytes"],
+                   model.n_edges)
     for name, (used, region) in flash.items():
         if used > region:
             hint = {"dataset blob": "use fewer --n-train/--n-test samples",
@@ -111,32 +103,15 @@ def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: 
         p.problems.append(
             f"the session needs {need:,} bytes of SRAM arena, the firmware has {cap:,} "
             f"({need - cap:,} too many; per-edge state is {p.per_edge_bytes:,} bytes for "
-            f"{model.n_edges:,} edges{_extra_state(cfg, need, p.per_edge_bytes)}): use a "
+            f"{model.n_edges:,} edges{_other_state(method, need, p.per_edge_bytes)}): use a "
             "narrower model, or a method that keeps state for fewer edges (PRIOT-S with a "
             "smaller scored fraction)")
     return p
 
 
-def plan_settings(s, elf: Path) -> MemoryPlan:
-    """The plan of a run's settings from the architecture and sizes alone: no data is
-    read and nothing is trained (the model's structure with zero weights, or the given
-    model blob; the dataset blob's size from the sample counts)."""
-    if s.model is not None:
-        model_blob = Path(s.model).read_bytes()
-    else:
-        from .models import TinyCNN, vgg11
-        from .quantize import architecture_model
-
-        chain = vgg11(width=s.width) if s.arch == "vgg11" else TinyCNN()
-        model_blob = blob.encode_model(architecture_model(chain))
-    m = blob.decode_model(model_blob)
-    dataset_bytes = blob.dataset_blob_size(s.n_train, s.n_test, (m.in_c, m.in_h, m.in_w))
-    return plan(model_blob, dataset_bytes, blob.encode_config(s.run_config()), elf)
-
-
-def _extra_state(cfg: blob.RunConfig, need: int, per_edge: int) -> str:
-    if cfg.method == reference.NITI:
-        return ("; NITI adds an int32 buffer of its largest tensor, part of the rest of the "
+def _other_state(method: methods.Method, need: int, per_edge: int) -> str:
+    if method.other_state:
+        return (f"; {method.label} adds {method.other_state}, part of the rest of the "
                 f"{need - per_edge:,} bytes")
     return ""
 

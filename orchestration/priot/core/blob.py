@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import config_table
+
 VERSION = 1
 HEADER = struct.Struct("<4sHHII")  # magic, version, header_size, payload_size, reserved
 MODEL_MAGIC, DATASET_MAGIC, CONFIG_MAGIC = b"PRMD", b"PRDS", b"PRCF"
@@ -335,11 +337,6 @@ def decode_dataset(blob: bytes) -> DatasetBlob:
 
 # ---------------------------------------------------------------- run config
 
-METHODS = {"priot": 0, "priot-s": 1, "static-sgd": 2, "niti": 3}
-NITI_MAX_UPDATE_BITS = 15   # NITI: lr_shift holds the update bits, 0..15
-SCORE_INITS = {"magnitude": 0, "uniform": 1}
-
-
 @dataclass
 class RunConfig:
     seed: int = 1
@@ -356,30 +353,21 @@ class RunConfig:
     extra: dict = field(default_factory=dict)  # not encoded; for bookkeeping
 
     def validate(self, kind: str = "config") -> None:
-        checks = [
-            ("seed", 0, 0xFFFFFFFF), ("keep_permille", 1, 1000), ("lr_shift", 0, MAX_SHIFT),
-            ("score_init", 0, 1), ("init_shift", 0, 14), ("method", 0, 3),
-            ("epochs", 0, 1000), ("train_limit", 0, 0xFFFFFFFF),
-            ("test_limit", 0, 0xFFFFFFFF), ("progress_every", 0, 0xFFFFFFFF),
-        ]
-        for name, lo, hi in checks:
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-                raise BlobError(kind, name, f"{v!r} not in {lo}..{hi}")
-        if self.method == METHODS["priot-s"]:
-            if not isinstance(self.score_permille, (int, np.integer)) or not (
-                    1 <= self.score_permille <= 1000):
-                raise BlobError(kind, "score_permille",
-                                f"{self.score_permille!r} not in 1..1000 (PRIOT-S)")
-        elif self.score_permille != 0:
-            raise BlobError(kind, "score_permille", "must be 0 unless the method is PRIOT-S")
-        if self.method == METHODS["niti"] and not 0 <= self.lr_shift <= NITI_MAX_UPDATE_BITS:
-            raise BlobError(kind, "lr_shift", f"{self.lr_shift!r} not in "
-                            f"0..{NITI_MAX_UPDATE_BITS} (NITI: the update bits)")
+        """Raise BlobError unless every field is in its range (priot.config_table, the
+        ranges the C parser accepts)."""
+        problem = config_table.blob_problem({name: getattr(self, name)
+                                             for name in config_table.BLOB_FIELDS})
+        if problem is not None:
+            raise BlobError(kind, *problem)
 
 
 def encode_config(c: RunConfig) -> bytes:
     c.validate()
+    return pack_config(c)
+
+
+def pack_config(c: RunConfig) -> bytes:
+    """The config blob of c without validating it (for tests of the parsers)."""
     payload = _CONFIG.pack(c.seed, c.keep_permille, c.lr_shift, c.score_init, c.init_shift,
                            c.method, c.epochs, c.train_limit, c.test_limit,
                            c.progress_every, c.score_permille, 0, 0)

@@ -22,6 +22,7 @@ distributed cluster (`--engine dask [--scheduler tcp://host:8786]`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -34,33 +35,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import blob, results
-from .settings import SettingsError
+from ..core import blob
+from .. import results
+from ..core.methods import ARMS, FLOAT, FROZEN, PRIOT_S, arms_of
+from ..paths import write_json_atomic
+from ..settings import SettingsError
 
-# every method in table order; "frozen" and "float" are not trained on the device
-METHODS = ("frozen", "static-sgd", "niti", "priot", "priot-s 10%", "priot-s 20%", "float")
-DEVICE_METHODS = ("static-sgd", "niti", "priot", "priot-s 10%", "priot-s 20%")
-INTEGER_BASELINES = ("static-sgd", "niti")
-CODES = {"priot": 0, "priot-s 10%": 1, "priot-s 20%": 1, "static-sgd": 2, "niti": 3}
-# the same budget for everyone: a grid of each method's own knobs, picked on validation
-GRIDS = {
-    "static-sgd": {"lr_shift": [7, 8, 9, 10, 11, 12]},
-    "niti": {"lr_shift": [0, 1, 2, 3, 4, 5]},                   # update bits
-    "priot": {"keep_permille": [700, 900], "lr_shift": [4, 5, 6]},
-    "priot-s 10%": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6], "score_permille": [100]},
-    "priot-s 20%": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6], "score_permille": [200]},
-    "float": {"lr": [0.03, 0.1, 0.3, 1.0]},
-}
-# VGG11: its scores and weights move on another scale (larger learning-rate shifts win on
-# validation, docs/vgg11.md), so its grids reach further; same number of points
-GRIDS_VGG11 = {
-    "static-sgd": {"lr_shift": [8, 9, 10, 11, 12, 13]},
-    "niti": {"lr_shift": [0, 1, 2, 3, 4, 5]},
-    "priot": {"keep_permille": [700, 900], "lr_shift": [5, 7, 9]},
-    "priot-s 10%": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9], "score_permille": [100]},
-    "priot-s 20%": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9], "score_permille": [200]},
-    "float": {"lr": [0.03, 0.1, 0.3, 1.0]},
-}
+# the experiment's arms (priot.methods.ARMS) in table order; "frozen" and "float" are not
+# trained by an integer method
+METHODS = tuple(ARMS)
+DEVICE_METHODS = tuple(a.name for a in ARMS.values() if a.on_device)
+INTEGER_BASELINES = tuple(a.name for a in ARMS.values() if a.integer_baseline)
+SUBSET_ARMS = arms_of(PRIOT_S.name)
+CODES = {a.name: a.method.code for a in ARMS.values() if a.on_device}
+# the same budget for everyone: a grid of each arm's own knobs, picked on validation
+GRIDS = {a.name: a.grid("tiny_cnn") for a in ARMS.values() if a.grids}
+GRIDS_VGG11 = {a.name: a.grid("vgg11") for a in ARMS.values() if a.grids}
 PAPER = {"gain_min": 8.08, "gain_max": 33.75}
 
 
@@ -104,14 +94,59 @@ class Plan:
         return sorted(set(self.checkpoints) | {self.n_train})
 
 
+# VGG11 on CIFAR-10: 50000 images -> 30000 pretrain / 10000 device-train / 10000 test;
+# the emulator sessions are shorter (138 M cycles per VGG11 training sample)
+PRESETS = {
+    "tiny_cnn": {},
+    "vgg11": dict(arch="vgg11", source="cifar10", n_train=2000, n_test=2000, n_tune=1500,
+                  checkpoints=(0, 250, 500, 1000, 2000), device_train=4, device_test=4,
+                  methods=tuple(m for m in METHODS if m != "priot-s 20%")),
+}
+
+
+def plan_for(model: str = "tiny_cnn", angles: tuple[float, ...] | None = None,
+             seeds: int | None = None, methods: tuple[str, ...] | None = None,
+             n_train: int | None = None, n_test: int | None = None,
+             width: float | None = None, data_dir: str | None = None) -> Plan:
+    """The plan of `invoke experiment`: the model's preset, then the options given (None:
+    the preset's). n_train also sets the tuning part (70%) and the curve's checkpoints."""
+    if model not in PRESETS:
+        raise SettingsError(f"--model {model!r}: use {' or '.join(PRESETS)}")
+    kw = dict(PRESETS[model])
+    if width is not None and model == "vgg11":
+        kw["width"] = width
+    if data_dir:
+        kw["data_dir"] = str(Path(data_dir).resolve())
+        kw.setdefault("source", "idx")
+    if methods:
+        kw["methods"] = methods
+    if n_train is not None:
+        kw["n_train"] = n_train
+        kw["n_tune"] = n_train * 7 // 10
+        kw["checkpoints"] = tuple(sorted({0, n_train // 10, n_train // 4, n_train // 2,
+                                          n_train}))
+    if n_test is not None:
+        kw["n_test"] = n_test
+    if angles is not None:
+        kw["angles"] = angles
+    if seeds is not None:
+        kw["seeds"] = seeds
+    return Plan(**kw)
+
+
+def plan_default(name: str):
+    """A Plan field's default (what `invoke experiment` uses when the option is not given)."""
+    return next(f.default for f in dataclasses.fields(Plan) if f.name == name)
+
+
 # ---------------------------------------------------------------- jobs (worker side)
 
 
 @functools.lru_cache(maxsize=8)
 def _context(arch: str, width: float, source: str, data_dir: str | None, angle: float):
     """(prepared data, model blob) for an angle; cached per worker process."""
-    from . import pipeline
-    from .settings import RunSettings
+    from .. import pipeline
+    from ..settings import RunSettings
 
     s = RunSettings(arch=arch, width=width, source=source, angle=angle,
                     data_dir=Path(data_dir) if data_dir else None)
@@ -145,7 +180,7 @@ def _splits(spec: dict, prepared):
 
 def run_job(spec: dict) -> dict:
     """One job: accuracy after each of spec["points"] training samples (host build)."""
-    from . import native
+    from ..core import native
 
     prepared, model = _context(spec["arch"], spec["width"], spec["source"], spec["data_dir"],
                                spec["angle"])
@@ -153,14 +188,15 @@ def run_job(spec: dict) -> dict:
     points = [min(p, len(train_x)) for p in spec["points"]]
     t0 = time.perf_counter()
     method = spec["method"]
-    if method == "float":
+    trainer = ARMS[method].trainer
+    if trainer == FLOAT:
         from .float_finetune import finetune
         acc = finetune(blob.decode_model(model), train_x, train_y, eval_x, eval_y,
                        spec["point"]["lr"], spec["seed"], points)
     else:
         ds = blob.encode_dataset(blob.DatasetBlob(train_x, train_y, eval_x, eval_y, 10,
                                                   int(round(spec["angle"]))))
-        if method == "frozen":
+        if trainer == FROZEN:
             r = native.host_run(model, ds, blob.encode_config(config_for("priot", {}, 1,
                                                                          epochs=0)),
                                 want_scores=False, want_predictions=False)
@@ -196,7 +232,7 @@ class JobStore:
 
     def put(self, spec: dict, result: dict, revision: str) -> dict:
         record = {"spec": spec, "result": result, "revision": revision}
-        results.write_json_atomic(self.dir / f"{job_key(spec)}.json", record)
+        write_json_atomic(self.dir / f"{job_key(spec)}.json", record)
         return record
 
 
@@ -298,11 +334,12 @@ def test_specs(plan: Plan, chosen: dict) -> list[dict]:
     out = []
     for a in plan.angles:
         for m in plan.methods:
-            seeds = [1] if m == "frozen" else range(1, plan.seeds + 1)
+            frozen = ARMS[m].trainer == FROZEN   # one seed: nothing is trained
+            seeds = [1] if frozen else range(1, plan.seeds + 1)
             point = chosen[(float(a), m)]["point"] if m in GRIDS else {}
             for s in seeds:
                 out.append(dict(_base_spec(plan, a), kind="test", method=m, point=point,
-                                seed=s, points=[0] if m == "frozen" else plan.curve_points()))
+                                seed=s, points=[0] if frozen else plan.curve_points()))
     return out
 
 
@@ -334,7 +371,7 @@ class Experiment:
         if self.emulate:
             self.device = device_costs(self.plan, chosen, self.out_dir, self.log)
         summary = summarise(self.plan, chosen, tested, self.device)
-        results.write_json_atomic(self.out_dir / "results.json", summary)
+        write_json_atomic(self.out_dir / "results.json", summary)
         return summary
 
     def _check_plan(self) -> None:
@@ -347,33 +384,28 @@ class Experiment:
                 raise SettingsError(f"{self.out_dir} holds a run with other settings ({', '.join(diff)}):"
                                     " resume it with the same options or pick another --name")
         else:
-            results.write_json_atomic(path, mine)
+            write_json_atomic(path, mine)
 
 
 # ---------------------------------------------------------------- device costs
 
 
 def _cycles(report) -> dict:
-    t, n = report.train, report.train["samples"]
-    return {"train_samples": n, "test_samples": report.evals["after"].total,
-            "train_cycles": t["cycles"] / n,
-            "phases": {k: t[k] / n for k in ("forward", "loss", "backward", "update", "mask",
-                                              "scale")},
-            "infer_cycles": report.evals["after"].cycles / report.evals["after"].total}
-
-
-def _agrees(report, host) -> bool:
-    return (report.scores_crc == host.score_crc
-            and [report.evals[p].correct for p in ("frozen", "before", "after")]
-            == [host.frozen_correct, host.before_correct, host.after_correct])
+    return {"train_samples": report.train["samples"],
+            "test_samples": report.evals["after"].total,
+            "train_cycles": report.cycles_per_train_sample,
+            "phases": report.per_sample_phases(),
+            "infer_cycles": report.cycles_per_inference}
 
 
 def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
     """Each integer method once in the emulator (first angle, chosen knobs), built with the
     optimised kernels and with the plain reference kernels (the fair ground for comparing
     methods whose kernels are not equally optimised); cached in device/<method>.json."""
-    from . import data, firmware, native, pipeline
-    from .settings import RunSettings
+    from .. import data, pipeline
+    from ..device import firmware
+    from ..core import native
+    from ..settings import RunSettings
 
     angle = float(plan.angles[0])
     prepared, model = _context(plan.arch, plan.width, plan.source, plan.data_dir, angle)
@@ -400,7 +432,7 @@ def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
         except pipeline.planner.PlanError as exc:   # does not fit: a result, not a crash
             out[m] = {"fits": False, "why": str(exc),
                       "arena_need": native.arena_need(model, blobs.config)}
-            results.write_json_atomic(path, out[m])
+            write_json_atomic(path, out[m])
             log(f"device {m}: does not fit ({exc})")
             continue
         (report, _, elf), (plain, _, _) = runs
@@ -415,11 +447,11 @@ def device_costs(plan: Plan, chosen: dict, out_dir: Path, log=print) -> dict:
             "stack_peak": report.mem["stack_peak"], "static_sram": static,
             "firmware_flash": mem["flash_bytes"], "model_flash": len(model),
             "sram_total": static + report.mem["arena_used"] + report.mem["stack_peak"],
-            "bit_exact": all(_agrees(r, host) for r in (report, plain)),
+            "bit_exact": not any(r.agrees_with(host) for r in (report, plain)),
             "wall_seconds": round(time.perf_counter() - t0, 1),
             "revision": results.git_revision(),
         }
-        results.write_json_atomic(path, out[m])
+        write_json_atomic(path, out[m])
         log(f"device {m}: {out[m]['train_cycles']:,.0f} cycles/training sample, "
             f"{out[m]['infer_cycles']:,.0f} cycles/inference, SRAM {out[m]['sram_total']:,} B, "
             f"bit-exact with the host: {out[m]['bit_exact']} ({out[m]['wall_seconds']} s)")
@@ -473,7 +505,7 @@ def claims(rows: list[dict], device: dict) -> dict:
                 entry["best_baseline"] = name
                 entry["priot_minus_worst_baseline"] = (by[(a, "priot")]["mean"] - worst) * 100
                 entry["worst_baseline"] = wname
-            for s in ("priot-s 10%", "priot-s 20%"):
+            for s in SUBSET_ARMS:
                 if (a, s) in by:
                     entry[f"{s} minus priot"] = (by[(a, s)]["mean"] - by[(a, "priot")]["mean"]) * 100
         out["per_angle"].append(entry)
@@ -484,7 +516,7 @@ def claims(rows: list[dict], device: dict) -> dict:
         out["priot_beats_best_baseline"] = all(g > 0 for g in gains)
     if "priot" in device and device["priot"].get("fits"):
         p = device["priot"]
-        for s in ("priot-s 10%", "priot-s 20%"):
+        for s in SUBSET_ARMS:
             d = device.get(s)
             if d and d.get("fits"):
                 out[f"{s} score memory vs priot"] = d["score_bytes"] / p["score_bytes"]

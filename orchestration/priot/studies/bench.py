@@ -17,8 +17,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import blob, firmware, results
-from .emulator.protocol import Report, parse_line
+from ..core import blob
+from ..device import firmware
+from .. import results
+from ..core.methods import METHODS
+from ..paths import DEFAULT_BUILD, RESULTS_DIR, write_json_atomic
+from ..device.emulator.protocol import TRAIN_PHASES, Report, parse_line
 
 # The floor used for "x floor": one MULS (1 cycle) + one ADD (1 cycle) per MAC, with every
 # operand load amortised away (operands kept in registers across outputs). See
@@ -29,7 +33,7 @@ MAC_KERNELS = ("conv3x3_forward", "conv3x3_error_backward", "conv3x3_score_grad"
                "fc_forward", "fc_error_backward", "fc_score_grad",
                "niti_conv3x3_acc32", "niti_conv3x3_error_acc32", "niti_conv3x3_grad32",
                "niti_fc_acc32", "niti_fc_error_acc32", "niti_fc_grad32")
-RESULT_PATH = results.REPO_ROOT / "results" / "bench" / "bench.json"
+RESULT_PATH = RESULTS_DIR / "bench" / "bench.json"
 
 
 def _log(msg: str) -> None:
@@ -75,7 +79,7 @@ def kernel_table(rows: list[dict]) -> list[dict]:
 
 def run_kernels(build_dir: Path, timeout_s: float = 300.0, log=_log) -> list[dict]:
     """Build and run the bench firmware; returns the kernel table."""
-    from .emulator import Rp2040jsBackend, EmulatorUnavailable
+    from ..device.emulator import Rp2040jsBackend, EmulatorUnavailable
 
     backend = Rp2040jsBackend()
     ok, why = backend.available()
@@ -95,24 +99,21 @@ def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Pat
                timeout_s: float = 900.0, log=_log) -> dict:
     """A short session of the normal firmware (reference or optimised kernels): cycles
     per training sample and per phase, cycles per inference, score CRC."""
-    from . import pipeline
-    from .emulator import Rp2040jsBackend
-    from .settings import RunSettings
+    from .. import pipeline
+    from ..device.emulator import Rp2040jsBackend
+    from ..settings import RunSettings
 
     s = RunSettings(n_train=n_train, n_test=n_test, method=method, build_dir=build_dir)
     blobs = pipeline.make_blobs(s, log=lambda *_: None)
     image = firmware.build_firmware(build_dir, ref=ref)
     run = Rp2040jsBackend().run(image.bin, blobs.at_addresses(), timeout_s=timeout_s)
     report = Report.from_lines(run.lines)
-    t = report.train
-    n = max(1, t["samples"])
-    after = report.evals["after"]
-    out = {"method": method, "kernels": "ref" if ref else "opt", "samples": t["samples"],
-           "cycles_per_sample": t["cycles"] / n,
-           "phases_per_sample": {k: t[k] / n for k in ("forward", "loss", "backward",
-                                                       "update", "mask") if k in t},
-           "cycles_per_inference": after.cycles / max(1, after.total),
-           "scores_crc": report.scores_crc, "after_correct": after.correct}
+    out = {"method": method, "kernels": "ref" if ref else "opt",
+           "samples": report.train["samples"],
+           "cycles_per_sample": report.cycles_per_train_sample,
+           "phases_per_sample": report.per_sample_phases(),
+           "cycles_per_inference": report.cycles_per_inference,
+           "scores_crc": report.scores_crc, "after_correct": report.evals["after"].correct}
     log(f"{method:<11} {out['kernels']}: {out['cycles_per_sample']:,.0f} cycles per "
         f"training sample, {out['cycles_per_inference']:,.0f} per inference")
     return out
@@ -120,8 +121,9 @@ def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Pat
 
 def host_speed(n: int = 500, method: str = "priot", log=_log) -> dict:
     """Samples per second of the host build (libpriot.so) for training and inference."""
-    from . import native, pipeline
-    from .settings import RunSettings
+    from ..core import native
+    from .. import pipeline
+    from ..settings import RunSettings
 
     s = RunSettings(n_train=n, n_test=n, method=method)
     blobs = pipeline.make_blobs(s, log=lambda *_: None)
@@ -141,13 +143,12 @@ def host_speed(n: int = 500, method: str = "priot", log=_log) -> dict:
 
 
 def methods() -> tuple[str, ...]:
-    return tuple(m for m in ("priot", "priot-s", "static-sgd", "niti") if m in blob.METHODS)
+    """Every method of the registry (priot.methods), each benchmarked at its run defaults."""
+    return tuple(METHODS)
 
 
 def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_PATH,
         log=_log) -> dict:
-    from .settings import DEFAULT_BUILD
-
     build_dir = Path(build_dir or DEFAULT_BUILD)
     t0 = time.perf_counter()
     kernels = run_kernels(build_dir, log=log)
@@ -162,7 +163,7 @@ def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_P
               "revision": results.git_revision(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "wall_s": time.perf_counter() - t0}
-    results.write_json_atomic(out, result)
+    write_json_atomic(out, result)
     log(f"saved {out}")
     return result
 
@@ -187,16 +188,15 @@ def format_table(result: dict) -> str:
     steps = result["steps"]
     if steps:
         lines += ["", "Whole training step (tiny CNN, rotated MNIST; cycles per sample):", "",
-                  "| method | kernels | cycles/sample | ms @125 MHz | forward | loss | "
-                  "backward | update | mask | cycles/inference | scores crc |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| method | kernels | cycles/sample | ms @125 MHz | "
+                  + " | ".join(TRAIN_PHASES) + " | cycles/inference | scores crc |",
+                  "|---|---|---|---|" + "---|" * len(TRAIN_PHASES) + "---|---|"]
         for s in steps:
             p = s["phases_per_sample"]
             lines.append(
                 f"| {s['method']} | {s['kernels']} | {s['cycles_per_sample']:,.0f} | "
                 f"{s['cycles_per_sample'] / 125e3:.1f} | "
-                + " | ".join(f"{p.get(k, 0):,.0f}" for k in ("forward", "loss", "backward",
-                                                             "update", "mask"))
+                + " | ".join(f"{p.get(k, 0):,.0f}" for k in TRAIN_PHASES)
                 + f" | {s['cycles_per_inference']:,.0f} | 0x{s['scores_crc']:08x} |")
         by = {(s["method"], s["kernels"]): s for s in steps}
         for m in dict.fromkeys(s["method"] for s in steps):

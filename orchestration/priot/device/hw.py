@@ -20,6 +20,7 @@ from . import uf2
 from .emulator.base import EmulatorBackend, EmulatorError, EmulatorTimeout, RunResult
 
 BAUD = 115200
+BOARD_TIMEOUT_S = 1800.0   # default wait for the DONE line (a real run takes minutes)
 STOP = "PRIOT DONE"
 GARBLED_LIMIT = 5  # undecodable lines tolerated before the link is declared broken
 

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -44,7 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import blob
+from ..core import blob
+from ..errors import DataError
+from ..paths import REPO_ROOT, atomic_write
+from .source import SourceImages
 
 DEFAULT_ANGLE = 45.0
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
@@ -58,10 +60,6 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-
-
-class DataError(ValueError):
-    """Input data is missing or malformed; the message names the file and the problem."""
 
 
 # ---------------------------------------------------------------- sources
@@ -136,23 +134,6 @@ def _find(data_dir: Path, stem: str) -> Path | None:
     return None
 
 
-@dataclass
-class SourceImages:
-    """A source's images, with its own test split kept apart when it has one."""
-    train_x: np.ndarray          # uint8 (N, C, H, W)
-    train_y: np.ndarray
-    test_x: np.ndarray | None    # the source's test files (MNIST t10k-*, CIFAR-10
-    test_y: np.ndarray | None    # test_batch, an image folder's test/), or None
-    sha: str                     # sha256 over what was read (cache keys, provenance)
-    info: dict                   # per-file facts; "train_files" / "test_files": names
-
-    def split_files(self) -> dict[str, list[str]]:
-        """Which files each prepared split comes from."""
-        train = self.info["train_files"]
-        test = self.info["test_files"] if self.test_x is not None else train
-        return {"pretrain": train, "device_train": train, "test": test}
-
-
 def load_idx_dir(data_dir: Path) -> SourceImages:
     """Load the train (and, if present, t10k) IDX pairs of a directory, kept apart.
 
@@ -189,20 +170,6 @@ def load_idx_dir(data_dir: Path) -> SourceImages:
     x, y, train_files = parts["train"]
     return SourceImages(x, y, tx, ty, sha.hexdigest(),
                         {**info, "train_files": train_files, "test_files": test_files})
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download_mnist(data_dir: Path, with_test: bool = True, timeout: float = 60) -> Path:
@@ -325,9 +292,8 @@ def default_cache_dir() -> Path:
     """$PRIOT_CACHE_DIR, else <repo>/.priot/data in a source checkout, else ~/.cache/priot."""
     if os.environ.get("PRIOT_CACHE_DIR"):
         return Path(os.environ["PRIOT_CACHE_DIR"])
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file():
-        return repo / ".priot" / "data"
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / ".priot" / "data"
     return Path.home() / ".cache" / "priot"
 
 

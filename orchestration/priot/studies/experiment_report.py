@@ -1,17 +1,51 @@
-"""The experiment's Markdown table (the paper's shape, its claims beside ours) and plots."""
+"""The experiment's Markdown table (the paper's shape, its claims beside ours) and plots,
+and `invoke experiment`'s whole flow (run_and_write)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from .experiment import PAPER
+from . import experiment
+from .. import results
+from .experiment import PAPER, SUBSET_ARMS
+from ..paths import REPO_ROOT, write_text_atomic
+from ..core.methods import ARMS, FROZEN
 
 CLK_HZ = 125_000_000
-LABELS = {"frozen": "frozen int8 (no training)", "static-sgd": "static-scale SGD (int8 weights)",
-          "niti": "NITI (dynamic scales)", "priot": "PRIOT", "priot-s 10%": "PRIOT-S 10%",
-          "priot-s 20%": "PRIOT-S 20%", "float": "float fine-tuning (host, upper ref.)"}
+LABELS = {name: arm.label for name, arm in ARMS.items()}
 
 
-RESULTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "results.md"
+@dataclass
+class Written:
+    out_dir: Path
+    markdown: str
+    plots: list[Path]
+
+    @property
+    def json_path(self) -> Path:
+        return self.out_dir / "results.json"
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.out_dir / "results.md"
+
+
+def run_and_write(plan: experiment.Plan, name: str | None = None, command: str = "",
+                  log=print, **engine) -> Written:
+    """Run (or resume) a plan in results/<name> (default: <arch>-<time>), then write its
+    results.md and plots. engine: Experiment's engine, workers, scheduler, emulate."""
+    out = results.results_root() / (name or experiment.run_name(plan))
+    log(f"experiment -> {out}")
+    summary = experiment.Experiment(plan, out, log=log, **engine).run()
+    md = markdown(summary, command)
+    write_text_atomic(out / "results.md", md)
+    written = Written(out, md, plots(summary, out))
+    for path in written.plots:
+        log(f"plot: {path}")
+    return written
+
+
+RESULTS_DOC = REPO_ROOT / "docs" / "results.md"
 
 
 def documented_knobs(section: str, path: Path = RESULTS_DOC) -> dict[tuple[float, str], dict]:
@@ -73,7 +107,7 @@ def markdown(summary: dict, command: str = "") -> str:
         for a in angles:
             r = by.get((a, m))
             cells.append("-" if r is None else
-                         (f"{_pct(r['mean'])}" if m == "frozen" else
+                         (f"{_pct(r['mean'])}" if m == FROZEN else
                           f"{_pct(r['mean'])} +- {_pct(r['std'])}"))
         knobs = "; ".join(f"{a:g}: {by[(a, m)]['chosen']}" for a in angles
                           if (a, m) in by and by[(a, m)]["chosen"]) or "-"
@@ -122,13 +156,13 @@ def markdown(summary: dict, command: str = "") -> str:
                        f"existing integer training ({e['angle']:g} deg) | {g:+.2f} vs the best "
                        f"tuned baseline ({e['best_baseline']}), {w:+.2f} vs {e['worst_baseline']}"
                        f" | {ok} |")
-        for s in ("priot-s 10%", "priot-s 20%"):
+        for s in SUBSET_ARMS:
             k = f"{s} minus priot"
             if k in e:
                 out.append(f"| PRIOT-S: little accuracy loss ({s}, {e['angle']:g} deg) | "
                            f"{e[k]:+.2f} points vs PRIOT | "
                            f"{'yes' if e[k] > -5 else 'no (loss above 5 points)'} |")
-    for s in ("priot-s 10%", "priot-s 20%"):
+    for s in SUBSET_ARMS:
         k = f"{s} score memory vs priot"
         if k in claims:
             out.append(f"| PRIOT-S: less memory ({s}) | scores {claims[k]:.0%} of PRIOT's, "
@@ -161,8 +195,8 @@ def plots(summary: dict, out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(angles), figsize=(5 * len(angles), 4), squeeze=False)
     for ax, a in zip(axes[0], angles):
         for r in (r for r in rows if r["angle"] == a):
-            if r["method"] == "frozen":
-                ax.axhline(r["mean"] * 100, color="grey", ls="--", label="frozen")
+            if r["method"] == FROZEN:
+                ax.axhline(r["mean"] * 100, color="grey", ls="--", label=FROZEN)
                 continue
             mean = [v * 100 for v in r["curve_mean"]]
             std = [v * 100 for v in r["curve_std"]]

@@ -8,7 +8,7 @@ Accuracy is reported for the float model and for the exported integer model
 (``priot.reference.predict``), on upright data (the pretrain validation part) and rotated
 data (the ``test`` split).
 
-The default model:  ``python -m priot.pretrain --out models/tiny_cnn_mnist.prmd``, i.e.
+The default model:  ``python -m priot.data.pretrain --out models/tiny_cnn_mnist.prmd``, i.e.
 ``r = pretrain(prepare_data())`` then ``export_blob(r.qmodel, path, r.provenance)``.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import reference
-from .blob import QuantModel
-from .data import PreparedData, prepare_data, pretrain_train_val
+from ..core import reference
+from ..core.blob import QuantModel
+from . import PreparedData, prepare_data, pretrain_train_val
 from .models import ChainCNN, TinyCNN, calibrate_activations, input_from_pixels
 from .quantize import calibration_set, export_blob, to_quant_model
 
@@ -169,7 +169,7 @@ def pretrain(prepared: PreparedData, seed: int = 0, epochs: int = 20, qat_epochs
                                  if isinstance(v, float) and k != "seconds")
         + f" ({metrics['seconds']} s)")
     provenance = {
-        "generator": "priot.pretrain.pretrain",
+        "generator": "priot.data.pretrain.pretrain",
         "settings": {"seed": seed, "epochs": epochs, "qat_epochs": qat_epochs, "lr": lr,
                      "qat_lr": qat_lr, "batch_size": batch_size, "shift_aug": shift_aug,
                      "val": val, "max_train": max_train, "n_calib": n_calib,

@@ -10,10 +10,9 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from .blob import FIRMWARE_MAX, FLASH_BASE
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO_ROOT / "firmware"
+from ..core.blob import FIRMWARE_MAX, FLASH_BASE
+from ..paths import FIRMWARE_DIR
+from .toolchain import ensure_arm_toolchain
 SRAM_BASE = 0x20000000
 SCRATCH_BASE = 0x20040000     # SCRATCH_X + SCRATCH_Y: the stack, not counted as static SRAM
 BOOT2_SIZE = 256
@@ -45,8 +44,6 @@ def build_firmware(build_dir: Path, app: str = "main", *, lib_dir: Path | None =
                    app_dir: Path | None = None, ref: bool = False) -> FirmwareImage:
     """Build firmware/app/<app>.c (or app_dir/<app>.c) for the RP2040. ref: with the plain
     reference kernels (make REF=1, into <build_dir>/rp2040-ref; see kernels_ref.h)."""
-    from .toolchain import ensure_arm_toolchain
-
     ensure_arm_toolchain(install=False)
     variables: dict[str, object] = {"APP": app}
     if lib_dir is not None:

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..firmware import REPO_ROOT
+from ...paths import EMULATION_DIR
 from .base import EmulatorBackend, EmulatorError, EmulatorTimeout, EmulatorUnavailable, RunResult
 from .protocol import find_fault
 
-RUNNER_DIR = REPO_ROOT / "emulation" / "rp2040js"
+RUNNER_DIR = EMULATION_DIR / "rp2040js"
 EXIT_TIMEOUT = 3        # run.mjs: wall timeout or cycle limit
 KILL_MARGIN_S = 5.0     # run.mjs enforces the timeout itself; this is the backstop
 

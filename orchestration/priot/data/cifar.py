@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, atomic_write
+from ..errors import DataError
+from ..paths import atomic_write
+from .source import SourceImages
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
            "ship", "truck")
@@ -103,12 +105,10 @@ def load_batches(directory: Path, with_test: bool = True) -> tuple[np.ndarray, n
     return np.concatenate(xs), np.concatenate(ys), sha.hexdigest()
 
 
-def load_source(directory: Path) -> "SourceImages":
+def load_source(directory: Path) -> SourceImages:
     """A CIFAR-10 directory as a data source: python batches (``test_batch``, if there,
     is the test split) or an image folder (``<dir>/test/<class>``, if there, is the test
     split beside ``<dir>/train/<class>``)."""
-    from .data import SourceImages
-
     d = Path(directory)
     if (d / "data_batch_1").is_file():
         x, y, sha = load_batches(d, with_test=False)

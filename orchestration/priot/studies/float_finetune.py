@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blob import QuantModel
+from ..core.blob import QuantModel
 
 
 def _network(model: QuantModel):

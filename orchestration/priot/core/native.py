@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import blob as blobmod
+from . import methods
+from ..paths import DEFAULT_BUILD, FIRMWARE_DIR
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO / "firmware"
 API_VERSION = 1
 
 
@@ -41,7 +41,7 @@ def build_library(san: bool = False, build_dir: os.PathLike | None = None) -> pa
     """Build (if out of date) and return the path of libpriot.so.
 
     Kept in one small function so that a project-wide builder can replace it."""
-    build = pathlib.Path(build_dir) if build_dir else REPO / "build"
+    build = pathlib.Path(build_dir) if build_dir else DEFAULT_BUILD
     cmd = ["make", "-s", "-C", str(FIRMWARE_DIR), "host", f"BUILD={build}"]
     if san:
         cmd.append("SAN=1")
@@ -223,14 +223,12 @@ def arena_need(model_blob: bytes, config_blob: bytes | None = None, san: bool = 
 def _split_scores(model_blob: bytes, flat: np.ndarray, config_blob: bytes | None = None
                   ) -> list[np.ndarray]:
     """Per-layer arrays: shaped like the weights, or 1-D subsets for a PRIOT-S config."""
-    from .reference import PRIOT_S, subset_size
-
     model = blobmod.decode_model(model_blob)
     cfg = blobmod.decode_config(config_blob) if config_blob is not None else None
     out, off = [], 0
     for layer in model.layers:
-        if cfg is not None and cfg.method == PRIOT_S:
-            n = subset_size(layer.n_edges, cfg.score_permille)
+        if cfg is not None and cfg.method == methods.PRIOT_S.code:
+            n = methods.subset_size(layer.n_edges, cfg.score_permille)
             out.append(flat[off:off + n].copy())
         else:
             n = layer.n_edges

@@ -27,12 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ...paths import EMULATION_DIR, REPO_ROOT
 from . import m0plus_cycles
 from .base import EmulatorBackend, EmulatorError, EmulatorTimeout, EmulatorUnavailable, RunResult
 from .protocol import find_fault
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-RENODE_DIR = REPO_ROOT / "emulation" / "renode"
+RENODE_DIR = EMULATION_DIR / "renode"
 OPCODE_SCRIPT = RENODE_DIR / "m0plus_opcodes.resc"
 STOP = "PRIOT DONE"
 QUIT_TIMEOUT_S = 60.0   # for Renode to save its counters and quit once the run is done
@@ -104,7 +104,7 @@ class RenodeBackend(EmulatorBackend):
         renode = find_renode()
         if renode is None:
             raise EmulatorUnavailable(INSTALL_HINT)
-        from ..blob import CONFIG_ADDR, DATASET_ADDR, MODEL_ADDR
+        from ...core.blob import CONFIG_ADDR, DATASET_ADDR, MODEL_ADDR
 
         names = {CONFIG_ADDR: "config", MODEL_ADDR: "model", DATASET_ADDR: "dataset"}
         elf = Path(firmware_bin).with_suffix(".elf")

@@ -100,6 +100,9 @@ _KEYS: dict[str, dict[str, str]] = {
     "DONE": {"status": "text"},
 }
 _ONCE = ("BOOT", "MODEL", "DATA", "CONFIG", "TRAIN", "SCORES", "MEM", "DONE")
+EVAL_PHASES = ("frozen", "before", "after")
+#: the phases of a training step the TRAIN record times (every method reports each)
+TRAIN_PHASES = tuple(k for k in _KEYS["TRAIN"] if k not in ("samples", "cycles"))
 
 
 def _values(record: Record) -> dict:
@@ -170,6 +173,51 @@ class Report:
             mem=seen.get("MEM"),
             records=records,
         )
+
+    # ------------------------------------------------------------ figures of the run
+
+    def _train(self) -> dict:
+        if self.train is None:
+            raise ProtocolError("the run printed no TRAIN record (no training figures)")
+        return self.train
+
+    @property
+    def cycles_per_train_sample(self) -> float:
+        t = self._train()
+        return t["cycles"] / max(1, t["samples"])
+
+    @property
+    def cycles_per_inference(self) -> float:
+        after = self.evals["after"]
+        return after.cycles / max(1, after.total)
+
+    def per_sample_phases(self) -> dict[str, float]:
+        """Cycles per training sample of every TRAIN phase (TRAIN_PHASES, NITI's range
+        searches in ``scale``; 0 for methods without the phase)."""
+        t = self._train()
+        return {k: t[k] / max(1, t["samples"]) for k in TRAIN_PHASES}
+
+    def agrees_with(self, host) -> list[str]:
+        """What differs from the host build's run of the same session (empty: bit for bit).
+        host: a priot.native.HostRunResult (its correct counts, test total, score CRC,
+        training samples and arena bytes are compared)."""
+        diffs = []
+        for phase in EVAL_PHASES:
+            ev = self.evals.get(phase)
+            mine = None if ev is None else (ev.correct, ev.total)
+            theirs = (getattr(host, f"{phase}_correct"), host.test_total)
+            if mine != theirs:
+                diffs.append(f"{phase}: device {mine} vs host {theirs} (correct, total)")
+        if self.scores_crc != host.score_crc:
+            mine = "none" if self.scores_crc is None else f"0x{self.scores_crc:08x}"
+            diffs.append(f"checksum: device {mine} vs host 0x{host.score_crc:08x}")
+        if self.train is not None and self.train["samples"] != host.train_samples:
+            diffs.append(f"training samples: device {self.train['samples']} vs host "
+                         f"{host.train_samples}")
+        if self.mem is not None and self.mem["arena_used"] != host.arena_used:
+            diffs.append(f"arena bytes used: device {self.mem['arena_used']} vs host "
+                         f"{host.arena_used}")
+        return diffs
 
 
 def find_fault(lines: Iterable[str]) -> FirmwareFault | None:

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .firmware import REPO_ROOT
+from ..paths import EMULATION_DIR
 
 ARM_TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "arm-none-eabi-nm", "make")
 ARM_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "binutils-arm-none-eabi", "make")
 NODE_TOOLS = ("node", "npm")
 NODE_PACKAGES = ("nodejs", "npm")
-EMULATOR_DIR = REPO_ROOT / "emulation" / "rp2040js"
+EMULATOR_DIR = EMULATION_DIR / "rp2040js"
 NPM_STAMP = ".priot-npm-ci.stamp"  # inside node_modules: written after a successful npm ci
 
 _apt_updated = False

@@ -36,8 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import blob
-from .data import atomic_write, rotate
+from ..core import blob
+from . import rotate
+from ..paths import atomic_write
 from .models import INPUT_FRAC, LOGIT_FRAC, ChainCNN, input_from_pixels, quantize_weight
 
 ERR_TARGET = 64.0  # |e| percentile maps here (int8, headroom to 127)

@@ -1,0 +1,151 @@
+"""The training methods, each described once; every other module reads them from here.
+
+A **method** is what the engine runs (firmware and host build): its name on the command
+line, its code in the run-config blob, its label, the config knobs it reads (with the
+narrower ranges some give them) and its per-edge SRAM state (the planner's figure).
+
+An **experiment arm** is one row of `invoke experiment`: a method with a knob preset
+(PRIOT-S 10% = priot-s with score_permille 100), or a reference that no integer method
+trains (the frozen model, float fine-tuning). Each arm has its tuning grid per
+architecture and the knobs `invoke experiment` chose for the tiny CNN (docs/results.md),
+which the CI checks (robot_tests/methods.robot) run with.
+
+Adding a method: a `Method` entry and its arm(s) here, its reference module
+(priot/reference/), and the C engine's method table.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+
+def subset_size(n: int, score_permille: int) -> int:
+    """PRIOT-S: the scored edges of an n-edge layer, k = max(1, floor(n p / 1000),
+    ceil(n / 65536)), at most n."""
+    return min(n, max(1, n * score_permille // 1000, -(-n // 65536)))
+
+
+def _every_edge_scored(edges: Sequence[int], score_permille: int) -> int:
+    return 3 * sum(edges)   # int16 score + int8 masked-weight copy per edge
+
+
+def _subset_scored(edges: Sequence[int], score_permille: int) -> int:
+    # int16 scores of the subset + one masked-weight buffer of the largest layer
+    return max(edges) + 2 * sum(subset_size(n, score_permille) for n in edges)
+
+
+def _weights_in_ram(edges: Sequence[int], score_permille: int) -> int:
+    return sum(edges)       # the RAM copy of the int8 weights
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str                     # --method
+    code: int                     # the run-config blob's `method` field
+    label: str
+    summary: str                  # one phrase for the --method help
+    knobs: tuple[str, ...]        # run-config fields the method reads
+    # per-edge SRAM state in bytes, from the layers' edge counts and score_permille
+    state_bytes: Callable[[Sequence[int], int], int]
+    # knobs whose range is narrower for this method: name -> (lo, hi, why)
+    limits: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    other_state: str = ""         # session state beyond the per-edge state, if any
+
+
+PRIOT = Method("priot", 0, "PRIOT", "every edge scored, top-k edges kept",
+               ("seed", "keep_permille", "lr_shift", "score_init", "init_shift"),
+               _every_edge_scored)
+PRIOT_S = Method("priot-s", 1, "PRIOT-S", "a seeded subset of the edges scored, see --score-permille",
+                 ("seed", "keep_permille", "lr_shift", "score_init", "init_shift",
+                  "score_permille"), _subset_scored)
+STATIC_SGD = Method("static-sgd", 2, "static-scale SGD",
+                    "integer SGD on the weights with the static shifts", ("lr_shift",),
+                    _weights_in_ram)
+NITI = Method("niti", 3, "NITI", "integer SGD with per-step dynamic scales; --lr-shift "
+              "holds its update bits", ("lr_shift",), _weights_in_ram,
+              limits={"lr_shift": (0, 15, "NITI: the update bits; the largest weight change "
+                                          "per step is about 2^bits")},
+              other_state="an int32 buffer of its largest tensor")
+
+METHODS: dict[str, Method] = {m.name: m for m in (PRIOT, PRIOT_S, STATIC_SGD, NITI)}
+BY_CODE: dict[int, Method] = {m.code: m for m in METHODS.values()}
+assert len(BY_CODE) == len(METHODS), "two methods share a blob code"
+
+
+class UnknownMethod(ValueError):
+    """A method name or code the registry does not hold."""
+
+
+def by_name(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise UnknownMethod(f"method {name!r}: use one of {', '.join(METHODS)}") from None
+
+
+def by_code(code: int) -> Method:
+    try:
+        return BY_CODE[int(code)]
+    except (KeyError, TypeError, ValueError):
+        raise UnknownMethod(f"method code {code!r}: the codes are "
+                            f"{', '.join(f'{m.code} ({m.name})' for m in METHODS.values())}"
+                            ) from None
+
+
+# ---------------------------------------------------------------- experiment arms
+
+FROZEN, FLOAT = "frozen", "float"   # Arm.trainer of the two references
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str                        # the experiment's method column, e.g. "priot-s 10%"
+    label: str
+    trainer: str                     # a Method name, FROZEN or FLOAT
+    grids: dict[str, dict[str, list]]    # architecture -> knob -> values searched
+    preset: dict = field(default_factory=dict)   # knobs every grid point shares
+    integer_baseline: bool = False   # PRIOT's gain is measured against these
+
+    @property
+    def method(self) -> Method | None:
+        """The integer method that trains this arm (None: frozen, float)."""
+        return METHODS.get(self.trainer)
+
+    @property
+    def on_device(self) -> bool:
+        return self.method is not None
+
+    def grid(self, arch: str) -> dict[str, list]:
+        """Knob -> values searched on the validation part (the preset as 1-value lists)."""
+        grid = self.grids.get(arch, self.grids["tiny_cnn"])
+        return {**grid, **{k: [v] for k, v in self.preset.items()}}
+
+
+def _same_grid(grid: dict) -> dict:
+    return {"tiny_cnn": grid, "vgg11": grid}
+
+
+# VGG11: its scores and weights move on another scale (larger learning-rate shifts win on
+# validation, docs/vgg11.md), so its grids reach further; the same number of points.
+_PRIOT_S_GRIDS = {"tiny_cnn": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6]},
+                  "vgg11": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9]}}
+ARMS: dict[str, Arm] = {a.name: a for a in (   # table order
+    Arm("frozen", "frozen int8 (no training)", FROZEN, {}),
+    Arm("static-sgd", "static-scale SGD (int8 weights)", "static-sgd",
+        {"tiny_cnn": {"lr_shift": [7, 8, 9, 10, 11, 12]},
+         "vgg11": {"lr_shift": [8, 9, 10, 11, 12, 13]}}, integer_baseline=True),
+    Arm("niti", "NITI (dynamic scales)", "niti", _same_grid({"lr_shift": [0, 1, 2, 3, 4, 5]}),
+        integer_baseline=True),
+    Arm("priot", "PRIOT", "priot",
+        {"tiny_cnn": {"keep_permille": [700, 900], "lr_shift": [4, 5, 6]},
+         "vgg11": {"keep_permille": [700, 900], "lr_shift": [5, 7, 9]}}),
+    Arm("priot-s 10%", "PRIOT-S 10%", "priot-s", _PRIOT_S_GRIDS, {"score_permille": 100}),
+    Arm("priot-s 20%", "PRIOT-S 20%", "priot-s", _PRIOT_S_GRIDS, {"score_permille": 200}),
+    Arm("float", "float fine-tuning (host, upper ref.)", FLOAT,
+        _same_grid({"lr": [0.03, 0.1, 0.3, 1.0]})),
+)}
+
+
+def arms_of(method: str) -> tuple[str, ...]:
+    """The arms a method trains, e.g. arms_of("priot-s") == ("priot-s 10%", "priot-s 20%")."""
+    return tuple(a.name for a in ARMS.values() if a.trainer == method)

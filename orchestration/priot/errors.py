@@ -1,0 +1,6 @@
+"""Error types raised by modules on more than one layer (so neither imports the other)."""
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """Input data is missing or malformed; the message names the file and the problem."""
