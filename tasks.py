@@ -52,15 +52,17 @@ def _fail(exc: Exception) -> None:
     sys.exit(1)
 
 
-@task(auto_shortflags=False, help=_help(*RUN_OPTIONS, *EMULATOR_OPTIONS))
+@task(auto_shortflags=False, help=_help(
+    *RUN_OPTIONS, *EMULATOR_OPTIONS,
+    rerun="emulate again even if a stored run has the same firmware image and blobs"))
 def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
             keep_permille=None, lr_shift=None, score_init=None, epochs=None, seed=None,
-            data_dir=None, model=None, width=None, backend=None, timeout=None):
+            data_dir=None, model=None, width=None, backend=None, timeout=None, rerun=False):
     """Run PRIOT end to end in the emulator and print the report."""
     from priot import pipeline
 
     try:
-        summary = pipeline.emulate(settings.from_options(_given(locals())))
+        summary = pipeline.emulate(settings.from_options(_given(locals())), rerun=rerun)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print(summary.format())

@@ -101,7 +101,7 @@ LAYERS = (
     ("priot.data", "priot.device"),     # siblings: neither imports the other
     ("priot.core",),
     ("priot.results",),
-    ("priot.paths", "priot.errors", "priot.interrupt"),
+    ("priot.paths", "priot.errors", "priot.interrupt", "priot.progress"),
 )
 
 

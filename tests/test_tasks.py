@@ -54,7 +54,7 @@ def test_run_options_state_the_settings_defaults(repo_root):
     for task in ("emulate", "host-run", "prepare", "plan", "hw-run", "compare"):
         options = _options(_invoke("--help", task, cwd=repo_root))
         for flag, text in options.items():
-            if flag in ("--port", "--drive", "--seeds", "--emulate"):
+            if flag in ("--port", "--drive", "--seeds", "--emulate", "--rerun"):
                 continue
             name = settings.field_of(flag[2:].replace("-", "_"))
             default = settings.default_of(name)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .core import blob, native
 from . import data, results
-from .device import firmware, hw, planner, toolchain
+from .device import firmware, hw, planner, run_store, toolchain
 from .device.emulator import BACKENDS, EmulatorBackend, EmulatorUnavailable
 from .device.emulator.protocol import Report
 from .core.methods import METHODS
@@ -310,10 +310,11 @@ class Summary:
 
 
 def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool = False,
-                 backend: EmulatorBackend | None = None):
+                 backend: EmulatorBackend | None = None, rerun: bool = False):
     """Build the firmware and run it on a backend (default: the settings' emulator);
     returns (report, result, elf). reference_kernels: the image built with the plain
-    reference kernels (make REF=1)."""
+    reference kernels (make REF=1). An emulator run with the same backend, firmware image
+    and blobs as a stored one is not emulated again (rerun=True: it is)."""
     backend = backend or get_backend(s.backend)
     ok, why = backend.available()
     if not ok and backend.name == "rp2040js":
@@ -327,20 +328,55 @@ def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool
     image = firmware.build_firmware(s.build_dir, ref=reference_kernels)
     memory_plan = planner.plan(blobs.model, blobs.dataset, blobs.config, image.elf)
     memory_plan.require_fit()  # refuse before a long emulator run
-    log(f"running on {backend.name} (timeout {s.timeout_s:g} s) ...")
-
-    def on_line(line: str) -> None:
-        if line.startswith(("PRIOT EVAL", "PRIOT PROGRESS", "PRIOT TRAIN", "PRIOT ERROR",
-                            "PRIOT FAULT")):
-            log(f"  {line}")
-
-    result = backend.run(image.bin, blobs.at_addresses(), timeout_s=s.timeout_s,
-                         on_line=on_line)
+    key = run_store.run_key(backend.identity(), image.bin.read_bytes(), blobs.at_addresses())
+    stored = None if rerun or backend.name not in BACKENDS else run_store.load(s.cache_dir, key)
+    if stored is not None:
+        result, created = stored
+        log(f"reusing the {backend.name} run of {created} (same firmware image and blobs; "
+            "--rerun to emulate again)")
+    else:
+        log(f"running on {backend.name} (timeout {s.timeout_s:g} s) ...")
+        result = _run_with_progress(backend, image.bin, blobs, s.timeout_s, log)
+        if backend.name in BACKENDS:
+            run_store.save(s.cache_dir, key, result)
     report = Report.from_lines(result.lines)
     mismatch = planner.verify(memory_plan, report.mem)
     if mismatch:
         log("WARNING: memory plan and firmware disagree: " + "; ".join(mismatch))
     return report, result, image.elf
+
+
+def _run_with_progress(backend: EmulatorBackend, firmware_bin: Path, blobs: Blobs,
+                       timeout_s: float, log):
+    """backend.run with the firmware's PROGRESS lines as a bar over the training samples
+    (off a terminal: the lines themselves are logged)."""
+    from . import progress
+
+    config = blob.decode_config(blobs.config)
+    n_train = blob.decode_dataset(blobs.dataset).train_x.shape[0]
+    n_train = min(n_train, config.train_limit) if config.train_limit else n_train
+    shown = progress.bar(n_train * config.epochs, f"training on {backend.name}", "sample")
+    seen = 0
+
+    def on_line(line: str) -> None:
+        nonlocal seen
+        if line.startswith("PRIOT PROGRESS") and not shown.disable:
+            fields = dict(kv.split("=", 1) for kv in line.split()[2:])
+            done = (int(fields["epoch"]) - 1) * int(fields["total"]) + int(fields["done"])
+            shown.update(done - seen)
+            seen = done
+        elif line.startswith(("PRIOT EVAL", "PRIOT PROGRESS", "PRIOT TRAIN", "PRIOT ERROR",
+                              "PRIOT FAULT")):
+            if shown.disable:
+                log(f"  {line}")
+            else:
+                shown.write(f"[priot]   {line}")
+
+    try:
+        return backend.run(firmware_bin, blobs.at_addresses(), timeout_s=timeout_s,
+                           on_line=on_line)
+    finally:
+        shown.close()
 
 
 def host_session(blobs: Blobs) -> native.HostRunResult:
@@ -357,7 +393,7 @@ def host_record(r: native.HostRunResult) -> dict:
 
 
 def run_and_check(s: RunSettings, backend, kind: str, log=_log,
-                  cross_check: bool = True) -> Summary:
+                  cross_check: bool = True, rerun: bool = False) -> Summary:
     """Blobs -> firmware -> backend -> report, cross-checked on the host build; the result
     is saved under results/<kind>/. What cannot fit is refused before any data is prepared
     or any model pretrained."""
@@ -365,7 +401,7 @@ def run_and_check(s: RunSettings, backend, kind: str, log=_log,
     toolchain.ensure_arm_toolchain(install=True)
     plan_before_data(s, firmware.build_firmware(s.build_dir).elf).require_fit()
     blobs = make_blobs(s, log)
-    report, result, elf = run_firmware(s, blobs, log, backend=backend)
+    report, result, elf = run_firmware(s, blobs, log, backend=backend, rerun=rerun)
     mem = firmware.elf_memory(elf)
     memory = {"flash_firmware": mem["flash_bytes"], "sram_static": mem["sram_bytes"],
               "model_blob": len(blobs.model), "dataset_blob": len(blobs.dataset),
@@ -386,9 +422,11 @@ def run_and_check(s: RunSettings, backend, kind: str, log=_log,
     return summary
 
 
-def emulate(s: RunSettings, log=_log, cross_check: bool = True) -> Summary:
-    """The run on the settings' emulator backend (rp2040js or renode)."""
-    return run_and_check(s, get_backend(s.backend), "emulate", log, cross_check)
+def emulate(s: RunSettings, log=_log, cross_check: bool = True, rerun: bool = False
+            ) -> Summary:
+    """The run on the settings' emulator backend (rp2040js or renode); a stored run of
+    the same firmware and blobs is reused unless rerun."""
+    return run_and_check(s, get_backend(s.backend), "emulate", log, cross_check, rerun)
 
 
 def hw_run(s: RunSettings, port: str, drive: Path | None = None, log=_log) -> Summary:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import progress
 from ..paths import EMULATION_DIR
 
 ARM_TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", "arm-none-eabi-nm", "make")
@@ -20,6 +21,7 @@ ARM_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "binutils-arm-no
 NODE_TOOLS = ("node", "npm")
 NODE_PACKAGES = ("nodejs", "npm")
 EMULATOR_DIR = EMULATION_DIR / "rp2040js"
+NPM_TIMEOUT_S = 600.0
 NPM_STAMP = ".priot-npm-ci.stamp"  # inside node_modules: written after a successful npm ci
 
 _apt_updated = False
@@ -100,7 +102,12 @@ def ensure_emulator_packages(install_node: bool = True) -> Path:
         return modules
     command = [find_tool("npm"), "ci", "--no-audit", "--no-fund"]
     print(f"priot: running npm ci in {EMULATOR_DIR}", file=sys.stderr, flush=True)
-    done = subprocess.run(command, cwd=EMULATOR_DIR, capture_output=True, text=True)
+    try:
+        done = progress.run_with_elapsed(command, "npm ci (rp2040js)", NPM_TIMEOUT_S,
+                                         cwd=EMULATOR_DIR)
+    except subprocess.TimeoutExpired:
+        raise ToolchainError(f"npm ci in {EMULATOR_DIR} took over {NPM_TIMEOUT_S:g} s "
+                             "(registry unreachable?)") from None
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
         raise ToolchainError(f"npm ci in {EMULATOR_DIR} failed (offline? registry unreachable?):"

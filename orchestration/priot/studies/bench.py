@@ -136,9 +136,29 @@ def host_speed(n: int = 500, method: str = "priot", log=_log) -> dict:
     native.host_predict(blobs.model, blobs.config, d.test_x)
     infer_s = time.perf_counter() - t0
     out = {"method": method, "n": n, "train_samples_per_s": n / train_s,
-           "infer_samples_per_s": n / infer_s}
+           "infer_samples_per_s": n / infer_s, "torch": torch_finetune_speed(blobs, n)}
+    t = out["torch"]
     log(f"host build: {out['train_samples_per_s']:,.0f} training samples/s, "
-        f"{out['infer_samples_per_s']:,.0f} inferences/s ({method}, {n} samples)")
+        f"{out['infer_samples_per_s']:,.0f} inferences/s ({method}, {n} samples); float "
+        f"torch fine-tuning of the same model: {t['batch1_samples_per_s']:,.0f} samples/s "
+        f"one at a time, {t['batch8_samples_per_s']:,.0f} in batches of 8 (1 thread)")
+    return out
+
+
+def torch_finetune_speed(blobs, n: int) -> dict:
+    """Samples/s of float fine-tuning (priot.studies.float_finetune: Adam on the same
+    model read back as floats, the same samples) in torch on one thread, like the host
+    library: one sample per step (as on the device) and batches of 8 (the experiment's)."""
+    from .float_finetune import finetune
+
+    model = blob.decode_model(blobs.model)
+    d = blob.decode_dataset(blobs.dataset)
+    out = {}
+    for batch in (1, 8):
+        t0 = time.perf_counter()
+        finetune(model, d.train_x[:n], d.train_y[:n], d.test_x[:1], d.test_y[:1], lr=0.1,
+                 seed=0, checkpoints=[n], batch=batch)
+        out[f"batch{batch}_samples_per_s"] = n / (time.perf_counter() - t0)
     return out
 
 
@@ -210,4 +230,12 @@ def format_table(result: dict) -> str:
         lines += ["", f"Host build: {h['train_samples_per_s']:,.0f} training samples/s, "
                       f"{h['infer_samples_per_s']:,.0f} inferences/s ({h['method']}, "
                       f"{h['n']} samples)"]
+        t = h.get("torch")
+        if t:
+            lines.append(
+                f"  vs float torch fine-tuning of the same model, same machine and run, one "
+                f"thread: x{h['train_samples_per_s'] / t['batch1_samples_per_s']:.1f} "
+                f"({t['batch1_samples_per_s']:,.0f} samples/s, one sample per step as on the "
+                f"device), x{h['train_samples_per_s'] / t['batch8_samples_per_s']:.1f} "
+                f"({t['batch8_samples_per_s']:,.0f} samples/s in batches of 8)")
     return "\n".join(lines)

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import blob
-from .. import results
+from .. import progress, results
 from ..core.methods import ARMS, FLOAT, FROZEN, PRIOT_S, arms_of
 from ..paths import write_json_atomic
 from ..settings import SettingsError
@@ -259,31 +259,39 @@ def execute(specs: list[dict], store: JobStore, engine: str = "process",
     log(f"{label}: {total} jobs, {finished} already done, {len(pending)} to run "
         f"({engine}{'' if engine == 'serial' else f', {workers} workers'})")
 
+    shown = progress.bar(len(pending), f"{label} jobs", "job")
+
     def record(spec: dict, result: dict) -> None:
         nonlocal finished
         done[job_key(spec)] = store.put(spec, result, revision)
         finished += 1
-        if finished == total or finished % max(1, total // 20) == 0:
+        shown.update()
+        if shown.disable and (finished == total or finished % max(1, total // 20) == 0):
             log(f"  {label}: {finished}/{total} done ({time.perf_counter() - t0:.0f} s)")
 
-    if pending and engine == "serial":
-        for spec in pending:
-            record(spec, run_job(spec))
-    elif pending and engine == "process":
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_job, s): s for s in pending}
-            for fut in as_completed(futures):
-                record(futures[fut], fut.result())
-    elif pending and engine == "dask":
-        from dask.distributed import as_completed as dask_completed
-        with _dask_client(scheduler, workers or 1) as client:
-            futures = client.map(run_job, pending, pure=False)
-            spec_of = {f.key: s for f, s in zip(futures, pending)}
-            for fut in dask_completed(futures):
-                record(spec_of[fut.key], fut.result())
-    elif pending:
-        raise SettingsError(f"engine {engine!r}: use process, serial or dask")
+    try:
+        if pending and engine == "serial":
+            for spec in pending:
+                record(spec, run_job(spec))
+        elif pending and engine == "process":
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(run_job, s): s for s in pending}
+                for fut in as_completed(futures):
+                    record(futures[fut], fut.result())
+        elif pending and engine == "dask":
+            from dask.distributed import as_completed as dask_completed
+            with _dask_client(scheduler, workers or 1) as client:
+                futures = client.map(run_job, pending, pure=False)
+                spec_of = {f.key: s for f, s in zip(futures, pending)}
+                for fut in dask_completed(futures):
+                    record(spec_of[fut.key], fut.result())
+        elif pending:
+            raise SettingsError(f"engine {engine!r}: use process, serial or dask")
+    finally:
+        shown.close()
+    if pending and not shown.disable:
+        log(f"  {label}: {total}/{total} done ({time.perf_counter() - t0:.0f} s)")
     return [done[job_key(s)] for s in specs]
 
 

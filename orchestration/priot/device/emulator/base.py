@@ -77,6 +77,11 @@ class RunResult:
 class EmulatorBackend(abc.ABC):
     name: str
 
+    def identity(self) -> str:
+        """What makes this backend's runs what they are (its name, and the files and
+        options that shape a run): part of the key under which finished runs are kept."""
+        return self.name
+
     @abc.abstractmethod
     def available(self) -> tuple[bool, str]:
         """(True, "") when run() can work here, else (False, why not)."""

@@ -18,6 +18,7 @@ firmware's figures into cycle estimates. See docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -95,6 +96,11 @@ class RenodeBackend(EmulatorBackend):
 
     def __init__(self, count_opcodes: bool = True):
         self.count_opcodes = count_opcodes
+
+    def identity(self) -> str:
+        files = [RENODE_DIR / "rp2040.repl", RENODE_DIR / "priot.resc", OPCODE_SCRIPT]
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file()))
+        return f"{self.name}:{digest.hexdigest()[:16]}:count_opcodes={self.count_opcodes}"
 
     def available(self) -> tuple[bool, str]:
         return (True, "") if find_renode() else (False, INSTALL_HINT)

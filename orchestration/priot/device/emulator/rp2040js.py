@@ -1,6 +1,7 @@
 """Backend that runs firmware in rp2040js via emulation/rp2040js/run.mjs (Node)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -42,6 +43,12 @@ class Rp2040jsBackend(EmulatorBackend):
         # time advances one cycle per instruction (SysTick counts instructions, as in Renode)
         self.instruction_clock = instruction_clock
         self.opcode_histogram = opcode_histogram  # count executed opcodes (slower)
+
+    def identity(self) -> str:
+        files = [self.runner_dir / "run.mjs", self.runner_dir / "package-lock.json"]
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file()))
+        return (f"{self.name}:{digest.hexdigest()[:16]}:boot2={self.boot2}:"
+                f"instruction_clock={self.instruction_clock}")
 
     def available(self) -> tuple[bool, str]:
         if shutil.which("node") is None:
