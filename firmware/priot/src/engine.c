@@ -69,6 +69,7 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
     int8_t *shared = (int8_t *)0;
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
+        s->mask[l] = (priot_mask_t *)0;
         max_edges = max_u32(max_edges, L->n_edges);
         err_cap = max_u32(err_cap, max_u32(L->out_size, L->in_size));
         if (niti_method(cfg))
@@ -87,6 +88,9 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
                                               : 2u * s->n_scored[l]);
         if (!subset_method(cfg))
             s->w_eff[l] = (int8_t *)bump(b, m->layers[l].n_edges);
+        if (!sgd_method(cfg)) {   /* incremental mask state; PRIOT: + its edge bitmap */
+            s->mask[l] = (priot_mask_t *)bump(b, priot_mask_bytes(n, !subset_method(cfg)));
+        }
     }
     if (subset_method(cfg)) {   /* one masked-weight buffer, filled layer by layer */
         shared = (int8_t *)bump(b, max_edges);
@@ -173,7 +177,9 @@ static void init_scores(priot_session_t *s)
     }
 }
 
-void priot_session_update_masks(priot_session_t *s)
+/* Every layer's mask: from scratch (full = 1: the scores may have been set from outside)
+ * or incrementally after a training step's priot_score_update_mask calls. */
+static void update_masks(priot_session_t *s, int full)
 {
     const priot_model_t *m = s->model;
     uint32_t l;
@@ -181,16 +187,24 @@ void priot_session_update_masks(priot_session_t *s)
         return;   /* no mask: w_eff holds the trained weights */
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
-        if (subset_method(&s->cfg)) {   /* thresholds only; weights built when used */
-            const uint32_t k = s->n_scored[l];
-            priot_topk_threshold_hint(s->scores[l], k, priot_n_keep(k, s->cfg.keep_permille),
-                                      s->hist, &s->mask_thr[l], &s->mask_eq[l],
-                                      &s->mask_hint[l]);
-            s->w_layer = PRIOT_MAX_LAYERS;   /* the shared buffer is stale */
-        } else
-            priot_topk_mask_hint(s->scores[l], L->w, L->n_edges, s->cfg.keep_permille,
-                                 s->hist, s->w_eff[l], &s->mask_hint[l]);
+        priot_mask_t *mk = s->mask[l];
+        const int subset = subset_method(&s->cfg);   /* PRIOT-S: thresholds only */
+        const int8_t *w = subset ? (const int8_t *)0 : L->w;
+        int8_t *w_eff = subset ? (int8_t *)0 : s->w_eff[l];
+        if (full)
+            priot_mask_init(mk, s->scores[l], s->n_scored[l],
+                            priot_n_keep(s->n_scored[l], s->cfg.keep_permille), w, w_eff);
+        else
+            priot_mask_refresh(mk, s->scores[l], w, w_eff);
+        s->mask_thr[l] = mk->thr;
+        s->mask_eq[l] = mk->eq;
     }
+    s->w_layer = PRIOT_MAX_LAYERS;   /* PRIOT-S: the shared buffer is stale */
+}
+
+void priot_session_update_masks(priot_session_t *s)
+{
+    update_masks(s, 1);
 }
 
 priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
@@ -198,7 +212,7 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
                                   uint32_t arena_size)
 {
     bump_t b;
-    uint32_t skew, i;
+    uint32_t skew;
     if (!s || !m || !cfg || (!arena && arena_size) || m->n_layers < 1 ||
         m->n_layers > PRIOT_MAX_LAYERS)
         return PRIOT_E_ARG;
@@ -218,8 +232,6 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
                            : cfg->score_permille != 0u)
         return PRIOT_E_CONFIG_SCORE_PERMILLE;
     memset(s, 0, sizeof(*s));
-    for (i = 0; i < PRIOT_MAX_LAYERS; i++)
-        s->mask_hint[i] = 256u;   /* no threshold yet */
     s->w_layer = PRIOT_MAX_LAYERS;   /* the PRIOT-S weight buffer holds no layer yet */
     s->model = m;
     s->cfg = *cfg;
@@ -475,11 +487,13 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
             if (sgd_method(&s->cfg)) {
                 priot_weight_update(s->w_eff[l] + o * row, s->grad, row, lr);
             } else if (!subset) {
-                priot_score_update(sc + o * row, L->w + o * row, s->grad, row, lr);
+                priot_score_update_mask(sc + o * row, L->w + o * row, s->grad, row, lr,
+                                        s->mask[l], o * row, s->w_eff[l] + o * row);
             } else {
                 while (next_idx < row_end) {
-                    priot_score_update(sc + j, L->w + next_idx, s->grad + (next_idx - o * row),
-                                       1u, lr);
+                    priot_score_update_mask(sc + j, L->w + next_idx,
+                                            s->grad + (next_idx - o * row), 1u, lr, s->mask[l],
+                                            j, (int8_t *)0);
                     next_idx = next_scored(&it, &j, s->n_scored[l]);
                 }
             }
@@ -490,7 +504,7 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
         charge(s, &st->backward, &mark);
     }
 
-    priot_session_update_masks(s);
+    update_masks(s, 0);
     charge(s, &st->mask, &mark);
     st->samples++;
 }

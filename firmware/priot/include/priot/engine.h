@@ -3,7 +3,8 @@
  *
  * Arena contents: scores (int16 per edge), w_eff (int8 per edge), the network input,
  * each layer's y (pre-pool) and pooled output, two error buffers, an int32 accumulator
- * plane, one row of score gradients (int16) and the 256-word mask histogram. Weights and
+ * plane, one row of score gradients (int16), the 256-word mask histogram and each layer's
+ * incremental mask state (priot_mask_t, PRIOT: + one bit per edge). Weights and
  * biases stay in the model blob (flash on the device).
  *
  * The whole protocol flow is priot_run(); the firmware (firmware/app/main.c) and the host
@@ -14,6 +15,7 @@
 #define PRIOT_ENGINE_H
 #include <stdint.h>
 #include "priot/arith.h"
+#include "priot/prune.h"
 #include "priot/status.h"
 #include "priot/types.h"
 
@@ -70,7 +72,9 @@ typedef struct {
     uint32_t *hist;                   /* 256-bin histogram */
     priot_acc_t *wide;                /* NITI: a whole tensor's int32 accumulators */
     int32_t x_exp[PRIOT_MAX_LAYERS + 1];  /* NITI: x[l]'s exponent minus its static one */
-    uint32_t mask_hint[PRIOT_MAX_LAYERS]; /* bin of each layer's last mask threshold */
+    /* each layer's incremental mask state (prune.h: histograms, threshold; PRIOT also a
+     * bitmap of the edges near the threshold); NULL for the weight-training methods */
+    priot_mask_t *mask[PRIOT_MAX_LAYERS];
     /* PRIOT-S keeps no per-layer masked copies: w_eff[l] all point at one buffer of the
      * largest layer, filled for one layer at a time from the flash weights and the
      * layer's threshold (priot_session_layer_weights). */
