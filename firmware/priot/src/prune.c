@@ -1,4 +1,5 @@
 /* Top-k mask by a two-level histogram threshold (prune.h, docs/SEMANTICS.md "Mask"). */
+#include <stddef.h>
 #include <string.h>
 #include "priot/arith.h"
 #include "priot/kernels.h"
@@ -390,6 +391,29 @@ PRIOT_HOT void priot_mask_refresh(priot_mask_t *m, const int16_t *s, const int8_
     m->dirty = 0;
 }
 
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+/* score_update_mask_m0.S: this function in Thumb-1 assembly (the C below is its spec and
+ * the host build's code). It reads the struct at fixed offsets: */
+typedef char priot_mask_layout_check[(offsetof(priot_mask_t, bin) == 8 &&
+                                      offsetof(priot_mask_t, win_lo) == 12 &&
+                                      offsetof(priot_mask_t, win_span) == 16 &&
+                                      offsetof(priot_mask_t, dirty) == 26 &&
+                                      offsetof(priot_mask_t, has_win) == 32 &&
+                                      offsetof(priot_mask_t, hist) == 36 &&
+                                      offsetof(priot_mask_t, lo) == 1060 &&
+                                      offsetof(priot_mask_t, in_win) == 2084)
+                                         ? 1
+                                         : -1];
+void priot_score_update_mask_m0(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                                uint32_t lr_shift, priot_mask_t *m, uint32_t first,
+                                int8_t *w_eff);
+
+void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                             uint32_t lr_shift, priot_mask_t *m, uint32_t first, int8_t *w_eff)
+{
+    priot_score_update_mask_m0(s, w, gq, n, lr_shift, m, first, w_eff);
+}
+#else
 PRIOT_HOT void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq,
                                        uint32_t n, uint32_t lr_shift, priot_mask_t *m,
                                        uint32_t first, int8_t *w_eff)
@@ -439,4 +463,5 @@ PRIOT_HOT void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_
         }
     }
 }
+#endif /* PRIOT_ASM_M0 */
 #endif

@@ -1,0 +1,256 @@
+/* Cortex-M0+ (ARMv6-M Thumb-1) priot_score_update_mask (prune.c), firmware build only
+ * (the host build and builds without PRIOT_ASM_M0 use the C version in prune.c, which is
+ * its specification: the same scores, histograms, bitmap, dirty flag and w_eff writes).
+ *
+ * void priot_score_update_mask_m0(int16_t *s, const int8_t *w, const int16_t *gq,
+ *                                 uint32_t n, uint32_t lr_shift, priot_mask_t *m,
+ *                                 uint32_t first, int8_t *w_eff);
+ *
+ * For j < n: step = (gq[j] * w[j] + half) >> lr_shift (|gq * w| <= 2^22: no overflow);
+ * r = sat16(s[j] - step); if r != s[j]: s[j] = r and, with ko / kn the old / new key
+ * (s + 32768): hist[ko >> 8]--, hist[kn >> 8]++ when the high bytes differ; lo[ko & 255]--
+ * if ko is in m->bin, lo[kn & 255]++ if kn is; with a bitmap: kn in the window -> set bit
+ * first + j, dirty; else if ko was in it -> clear the bit, dirty, and w_eff[j] = kn above
+ * the window ? w[j] : 0; else if ko and kn lie on different sides -> that w_eff write.
+ * A changed score whose high byte stays the same and is not m->bin touches nothing else
+ * (it cannot be in the window and keeps its side).
+ *
+ * priot_mask_t offsets (checked in prune.c): bin 8, win_lo 12, win_span 16, dirty 26,
+ * has_win 32, hist 36, lo 1060, in_win 2084.
+ *
+ * Registers: r0 s, r1 w, r2 gq, r3 byte index 2j (counting up), r4-r7 temporaries,
+ * r8 end (2n), r9 half, r10 lr_shift, r11 bin. Stack frame (sp): 0 lo, 4 hist, 8 bitmap
+ * (0 without one), 12 win_lo, 16 win_span, 20 first, 24 w_eff, 28 m.
+ * Cost: zero gq 8 cycles; zero step 16-20; a changed score outside the threshold bin 38. */
+    .syntax unified
+    .cpu cortex-m0plus
+    .thumb
+
+    .section .text.priot_score_update_mask_m0, "ax", %progbits
+    .align 2
+    .global priot_score_update_mask_m0
+    .type priot_score_update_mask_m0, %function
+    .thumb_func
+priot_score_update_mask_m0:
+    push {r4-r7, lr}
+    mov r4, r8
+    mov r5, r9
+    mov r6, r10
+    mov r7, r11
+    push {r4-r7}
+    sub sp, #32
+    /* stack arguments: sp + 32 + 36 */
+    lsls r3, r3, #1
+    mov r8, r3                 /* end = 2n */
+    ldr r4, [sp, #68]          /* lr_shift */
+    mov r10, r4
+    movs r5, #0
+    cmp r4, #0
+    beq 1f
+    subs r4, #1
+    movs r5, #1
+    lsls r5, r4                /* half = 1 << (lr_shift - 1) */
+1:  mov r9, r5
+    ldr r4, [sp, #72]          /* m */
+    str r4, [sp, #28]
+    ldr r5, [r4, #8]
+    mov r11, r5                /* bin */
+    ldr r5, [r4, #12]
+    str r5, [sp, #12]          /* win_lo */
+    ldr r5, [r4, #16]
+    str r5, [sp, #16]          /* win_span */
+    movs r5, #36
+    adds r5, r4
+    str r5, [sp, #4]           /* hist */
+    ldr r5, =1060
+    adds r5, r4
+    str r5, [sp, #0]           /* lo */
+    ldr r6, [r4, #32]          /* has_win */
+    cmp r6, #0
+    beq 2f
+    ldr r6, =2084
+    adds r6, r4                /* in_win */
+2:  str r6, [sp, #8]
+    ldr r5, [sp, #76]
+    str r5, [sp, #20]          /* first */
+    ldr r5, [sp, #80]
+    str r5, [sp, #24]          /* w_eff */
+    movs r3, #0
+    cmp r3, r8
+    bhs .Ldone
+
+.Lloop:
+    ldrsh r4, [r2, r3]         /* g */
+    cmp r4, #0
+    bne .Lnz
+.Lnext:
+    adds r3, #2
+    cmp r3, r8
+    blo .Lloop
+.Ldone:
+    add sp, #32
+    pop {r4-r7}
+    mov r8, r4
+    mov r9, r5
+    mov r10, r6
+    mov r11, r7
+    pop {r4-r7, pc}
+
+.Lnz:
+    lsrs r5, r3, #1
+    ldrsb r5, [r1, r5]         /* w[j] */
+    muls r4, r5                /* g * w; Z: zero step */
+    beq .Lnext
+    add r4, r9
+    mov r5, r10
+    asrs r4, r5                /* step */
+    beq .Lnext
+    ldrsh r5, [r0, r3]         /* old */
+    subs r6, r5, r4            /* r = old - step */
+    movs r7, #128
+    lsls r7, #8                /* 0x8000 */
+    adds r4, r6, r7            /* kn = r + 32768 */
+    lsrs r7, r4, #16           /* r outside int16 */
+    bne .Lsat
+.Lchanged:                     /* r4 kn, r5 old, r6 new score */
+    strh r6, [r0, r3]
+    subs r7, r4, r6            /* 32768 */
+    adds r5, r5, r7            /* ko */
+    movs r6, r4
+    eors r6, r5
+    lsrs r6, r6, #8
+    bne .Ldiffbin
+    lsrs r6, r5, #8
+    cmp r6, r11
+    bne .Lnext                 /* same high byte, not the threshold bin */
+    ldr r7, [sp, #0]           /* lo[ko & 255]--, lo[kn & 255]++ */
+    uxtb r6, r5
+    lsls r6, r6, #2
+    adds r6, r7
+    ldr r7, [r6]
+    subs r7, #1
+    str r7, [r6]
+    ldr r7, [sp, #0]
+    uxtb r6, r4
+    lsls r6, r6, #2
+    adds r6, r7
+    ldr r7, [r6]
+    adds r7, #1
+    str r7, [r6]
+    b .Lwindow
+
+.Lsat:                         /* r6 = r out of range: saturate, unchanged if == old */
+    movs r4, #0
+    cmp r6, #0
+    blt 3f
+    ldr r4, =65535
+3:  movs r7, #128
+    lsls r7, #8
+    subs r6, r4, r7            /* -32768 or 32767 */
+    cmp r6, r5
+    beq .Lnext
+    b .Lchanged
+
+.Ldiffbin:                     /* hist[ko >> 8]--, hist[kn >> 8]++ */
+    ldr r7, [sp, #4]
+    lsrs r6, r5, #8
+    lsls r6, r6, #2
+    adds r6, r7
+    ldr r7, [r6]
+    subs r7, #1
+    str r7, [r6]
+    ldr r7, [sp, #4]
+    lsrs r6, r4, #8
+    lsls r6, r6, #2
+    adds r6, r7
+    ldr r7, [r6]
+    adds r7, #1
+    str r7, [r6]
+    lsrs r6, r5, #8
+    cmp r6, r11
+    bne 4f
+    ldr r7, [sp, #0]           /* ko in the bin: lo[ko & 255]-- */
+    uxtb r6, r5
+    lsls r6, r6, #2
+    adds r6, r7
+    ldr r7, [r6]
+    subs r7, #1
+    str r7, [r6]
+4:  lsrs r6, r4, #8
+    cmp r6, r11
+    bne .Lwindow
+    ldr r7, [sp, #0]           /* kn in the bin: lo[kn & 255]++ */
+    uxtb r6, r4
+    lsls r6, r6, #2
+    adds r6, r7
+    ldr r7, [r6]
+    adds r7, #1
+    str r7, [r6]
+
+.Lwindow:                      /* r4 kn, r5 ko */
+    ldr r7, [sp, #8]
+    cmp r7, #0
+    beq .Lnext                 /* no bitmap: threshold only */
+    ldr r6, [sp, #12]
+    subs r4, r4, r6            /* kn - win_lo: > 0 above, < 0 below (when outside) */
+    subs r5, r5, r6            /* ko - win_lo */
+    ldr r6, [sp, #16]
+    cmp r4, r6
+    bls .Lin_new
+    cmp r5, r6
+    bls .Lleave
+    movs r7, r4                /* both outside: sides differ? */
+    eors r7, r5
+    bpl .Lnext
+    b .Lweff
+
+.Lleave:                       /* clear bit first + j, dirty */
+    lsrs r6, r3, #1
+    ldr r7, [sp, #20]
+    adds r6, r7
+    movs r7, #31
+    ands r7, r6
+    lsrs r6, r6, #5
+    lsls r6, r6, #2
+    movs r5, #1
+    lsls r5, r7
+    ldr r7, [sp, #8]
+    adds r6, r7
+    ldr r7, [r6]
+    bics r7, r5
+    str r7, [r6]
+    ldr r6, [sp, #28]
+    movs r7, #1
+    strh r7, [r6, #26]
+.Lweff:                        /* w_eff[j] = kn above the window ? w[j] : 0 */
+    lsrs r6, r3, #1
+    movs r5, #0
+    cmp r4, #0
+    ble 5f
+    ldrb r5, [r1, r6]
+5:  ldr r7, [sp, #24]
+    strb r5, [r7, r6]
+    b .Lnext
+
+.Lin_new:                      /* set bit first + j, dirty; w_eff at the refresh */
+    lsrs r6, r3, #1
+    ldr r7, [sp, #20]
+    adds r6, r7
+    movs r7, #31
+    ands r7, r6
+    lsrs r6, r6, #5
+    lsls r6, r6, #2
+    movs r5, #1
+    lsls r5, r7
+    ldr r7, [sp, #8]
+    adds r6, r7
+    ldr r7, [r6]
+    orrs r7, r5
+    str r7, [r6]
+    ldr r6, [sp, #28]
+    movs r7, #1
+    strh r7, [r6, #26]
+    b .Lnext
+
+    .ltorg
+    .size priot_score_update_mask_m0, . - priot_score_update_mask_m0
