@@ -14,6 +14,14 @@
     .syntax unified
     .cpu cortex-m0plus
     .thumb
+#include "m0_macros.inc"
+
+/* acc += row[j] * x[j] (row end in \row, j in r4, x[j] in r6); clobbers r7 */
+    .macro mac_row row, acc
+    ldrsb r7, [\row, r4]
+    muls r7, r6
+    add \acc, r7
+    .endm
 
     .section .text.priot_fc_dot4_m0, "ax", %progbits
     .align 2
@@ -21,21 +29,13 @@
     .type priot_fc_dot4_m0, %function
     .thumb_func
 priot_fc_dot4_m0:
-    push {r4-r7, lr}
-    mov r4, r8
-    mov r5, r9
-    mov r6, r10
-    mov r7, r11
-    push {r4-r7}
+    m0_save_r4_r11
     push {r3}                  /* a */
-    ldr r4, [r3, #0]
+    ldm r3!, {r4-r7}           /* the four accumulators */
     mov r8, r4
-    ldr r4, [r3, #4]
-    mov r9, r4
-    ldr r4, [r3, #8]
-    mov r10, r4
-    ldr r4, [r3, #12]
-    mov r11, r4
+    mov r9, r5
+    mov r10, r6
+    mov r11, r7
     adds r5, r0, r2            /* x end */
     adds r0, r1, r2            /* row 0 end */
     adds r1, r0, r2            /* row 1 end */
@@ -48,34 +48,18 @@ priot_fc_dot4_m0:
     ldrsb r6, [r5, r4]
     cmp r6, #0
     beq .Lskip
-    ldrsb r7, [r0, r4]
-    muls r7, r6
-    add r8, r7
-    ldrsb r7, [r1, r4]
-    muls r7, r6
-    add r9, r7
-    ldrsb r7, [r2, r4]
-    muls r7, r6
-    add r10, r7
-    ldrsb r7, [r3, r4]
-    muls r7, r6
-    add r11, r7
+    mac_row r0, r8
+    mac_row r1, r9
+    mac_row r2, r10
+    mac_row r3, r11
 .Lskip:
     adds r4, #1
     bne .Lloop
     pop {r3}
     mov r4, r8
-    str r4, [r3, #0]
-    mov r4, r9
-    str r4, [r3, #4]
-    mov r4, r10
-    str r4, [r3, #8]
-    mov r4, r11
-    str r4, [r3, #12]
-    pop {r4-r7}
-    mov r8, r4
-    mov r9, r5
-    mov r10, r6
-    mov r11, r7
-    pop {r4-r7, pc}
+    mov r5, r9
+    mov r6, r10
+    mov r7, r11
+    stm r3!, {r4-r7}
+    m0_restore_r4_r11_return
     .size priot_fc_dot4_m0, . - priot_fc_dot4_m0

@@ -25,6 +25,40 @@
     .syntax unified
     .cpu cortex-m0plus
     .thumb
+#include "m0_macros.inc"
+
+/* [table + 4 r6] op= 1 for the table whose address is at [sp, #off]; clobbers r6, r7 */
+    .macro count_op off, op
+    lsls r6, r6, #2
+    ldr r7, [sp, #\off]
+    adds r6, r7
+    ldr r7, [r6]
+    \op r7, #1
+    str r7, [r6]
+    .endm
+
+/* bit first + j of the bitmap: r6 its word's address, r7 the word, r5 the bit's mask */
+    .macro bit_locate
+    lsrs r6, r3, #1
+    ldr r7, [sp, #20]
+    adds r6, r7
+    movs r7, #31
+    ands r7, r6
+    lsrs r6, r6, #5
+    lsls r6, r6, #2
+    movs r5, #1
+    lsls r5, r7
+    ldr r7, [sp, #8]
+    adds r6, r7
+    ldr r7, [r6]
+    .endm
+
+/* m->dirty = 1; clobbers r6, r7 */
+    .macro set_dirty
+    ldr r6, [sp, #28]
+    movs r7, #1
+    strh r7, [r6, #26]
+    .endm
 
     .section .text.priot_score_update_mask_m0, "ax", %progbits
     .align 2
@@ -32,12 +66,7 @@
     .type priot_score_update_mask_m0, %function
     .thumb_func
 priot_score_update_mask_m0:
-    push {r4-r7, lr}
-    mov r4, r8
-    mov r5, r9
-    mov r6, r10
-    mov r7, r11
-    push {r4-r7}
+    m0_save_r4_r11
     sub sp, #32
     /* stack arguments: sp + 32 + 36 */
     lsls r3, r3, #1
@@ -89,12 +118,7 @@ priot_score_update_mask_m0:
     blo .Lloop
 .Ldone:
     add sp, #32
-    pop {r4-r7}
-    mov r8, r4
-    mov r9, r5
-    mov r10, r6
-    mov r11, r7
-    pop {r4-r7, pc}
+    m0_restore_r4_r11_return
 
 .Lnz:
     lsrs r5, r3, #1
@@ -123,20 +147,10 @@ priot_score_update_mask_m0:
     lsrs r6, r5, #8
     cmp r6, r11
     bne .Lnext                 /* same high byte, not the threshold bin */
-    ldr r7, [sp, #0]           /* lo[ko & 255]--, lo[kn & 255]++ */
-    uxtb r6, r5
-    lsls r6, r6, #2
-    adds r6, r7
-    ldr r7, [r6]
-    subs r7, #1
-    str r7, [r6]
-    ldr r7, [sp, #0]
+    uxtb r6, r5                /* lo[ko & 255]--, lo[kn & 255]++ */
+    count_op 0, subs
     uxtb r6, r4
-    lsls r6, r6, #2
-    adds r6, r7
-    ldr r7, [r6]
-    adds r7, #1
-    str r7, [r6]
+    count_op 0, adds
     b .Lwindow
 
 .Lsat:                         /* r6 = r out of range: saturate, unchanged if == old */
@@ -152,40 +166,20 @@ priot_score_update_mask_m0:
     b .Lchanged
 
 .Ldiffbin:                     /* hist[ko >> 8]--, hist[kn >> 8]++ */
-    ldr r7, [sp, #4]
     lsrs r6, r5, #8
-    lsls r6, r6, #2
-    adds r6, r7
-    ldr r7, [r6]
-    subs r7, #1
-    str r7, [r6]
-    ldr r7, [sp, #4]
+    count_op 4, subs
     lsrs r6, r4, #8
-    lsls r6, r6, #2
-    adds r6, r7
-    ldr r7, [r6]
-    adds r7, #1
-    str r7, [r6]
+    count_op 4, adds
     lsrs r6, r5, #8
     cmp r6, r11
     bne 4f
-    ldr r7, [sp, #0]           /* ko in the bin: lo[ko & 255]-- */
-    uxtb r6, r5
-    lsls r6, r6, #2
-    adds r6, r7
-    ldr r7, [r6]
-    subs r7, #1
-    str r7, [r6]
+    uxtb r6, r5                /* ko in the bin: lo[ko & 255]-- */
+    count_op 0, subs
 4:  lsrs r6, r4, #8
     cmp r6, r11
     bne .Lwindow
-    ldr r7, [sp, #0]           /* kn in the bin: lo[kn & 255]++ */
-    uxtb r6, r4
-    lsls r6, r6, #2
-    adds r6, r7
-    ldr r7, [r6]
-    adds r7, #1
-    str r7, [r6]
+    uxtb r6, r4                /* kn in the bin: lo[kn & 255]++ */
+    count_op 0, adds
 
 .Lwindow:                      /* r4 kn, r5 ko */
     ldr r7, [sp, #8]
@@ -205,23 +199,10 @@ priot_score_update_mask_m0:
     b .Lweff
 
 .Lleave:                       /* clear bit first + j, dirty */
-    lsrs r6, r3, #1
-    ldr r7, [sp, #20]
-    adds r6, r7
-    movs r7, #31
-    ands r7, r6
-    lsrs r6, r6, #5
-    lsls r6, r6, #2
-    movs r5, #1
-    lsls r5, r7
-    ldr r7, [sp, #8]
-    adds r6, r7
-    ldr r7, [r6]
+    bit_locate
     bics r7, r5
     str r7, [r6]
-    ldr r6, [sp, #28]
-    movs r7, #1
-    strh r7, [r6, #26]
+    set_dirty
 .Lweff:                        /* w_eff[j] = kn above the window ? w[j] : 0 */
     lsrs r6, r3, #1
     movs r5, #0
@@ -233,23 +214,10 @@ priot_score_update_mask_m0:
     b .Lnext
 
 .Lin_new:                      /* set bit first + j, dirty; w_eff at the refresh */
-    lsrs r6, r3, #1
-    ldr r7, [sp, #20]
-    adds r6, r7
-    movs r7, #31
-    ands r7, r6
-    lsrs r6, r6, #5
-    lsls r6, r6, #2
-    movs r5, #1
-    lsls r5, r7
-    ldr r7, [sp, #8]
-    adds r6, r7
-    ldr r7, [r6]
+    bit_locate
     orrs r7, r5
     str r7, [r6]
-    ldr r6, [sp, #28]
-    movs r7, #1
-    strh r7, [r6, #26]
+    set_dirty
     b .Lnext
 
     .ltorg
