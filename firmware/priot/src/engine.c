@@ -490,12 +490,8 @@ void priot_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
                 priot_score_update_mask(sc + o * row, L->w + o * row, s->grad, row, lr,
                                         s->mask[l], o * row, s->w_eff[l] + o * row);
             } else {
-                while (next_idx < row_end) {
-                    priot_score_update_mask(sc + j, L->w + next_idx,
-                                            s->grad + (next_idx - o * row), 1u, lr, s->mask[l],
-                                            j, (int8_t *)0);
-                    next_idx = next_scored(&it, &j, s->n_scored[l]);
-                }
+                priot_subset_score_update(&it, &j, &next_idx, o * row, row_end, sc, L->w,
+                                          s->grad, lr, s->mask[l]);
             }
             charge(s, &st->update, &mark);
         }

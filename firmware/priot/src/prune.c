@@ -247,6 +247,18 @@ void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uin
     (void)w_eff;
     priot_score_update(s, w, gq, n, lr_shift);
 }
+
+void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *idx,
+                               uint32_t row_begin, uint32_t row_end, int16_t *s,
+                               const int8_t *w, const int16_t *gq, uint32_t lr_shift,
+                               priot_mask_t *m)
+{
+    (void)m;
+    while (*idx < row_end) {
+        priot_score_update(s + *j, w + *idx, gq + (*idx - row_begin), 1u, lr_shift);
+        *idx = ++*j < it->k ? priot_subset_next(it) : 0xFFFFFFFFu;
+    }
+}
 #else
 /* lo = the low-byte histogram of the scores in bin m->bin (one pass). */
 static void mask_build_lo(priot_mask_t *m, const int16_t *s)
@@ -391,6 +403,55 @@ PRIOT_HOT void priot_mask_refresh(priot_mask_t *m, const int16_t *s, const int8_
     m->dirty = 0;
 }
 
+/* One score's update (priot_score_update's arithmetic: |gq * w| <= 2^22, so the rounding
+ * add cannot overflow); 1 if it changed, with its old and new keys (s + 32768). */
+static inline uint32_t score_step(int16_t *s, int32_t g, int32_t w, int32_t half,
+                                  uint32_t lr_shift, uint32_t *ko, uint32_t *kn)
+{
+    const int32_t old = *s;
+    int32_t r;
+    if (g == 0)
+        return 0;
+    r = old - ((g * w + half) >> lr_shift);
+    if ((uint32_t)(r + 32768) > 65535u)
+        r = r < 0 ? -32768 : 32767;
+    if (r == old)
+        return 0;
+    *s = (int16_t)r;
+    *ko = (uint32_t)(old + 32768);
+    *kn = (uint32_t)(r + 32768);
+    return 1;
+}
+
+/* A score moved from key ko to kn: its counts in hist and (inside the threshold bin) lo. */
+static inline void move_counts(priot_mask_t *m, uint32_t ko, uint32_t kn)
+{
+    if ((ko ^ kn) >> 8) {
+        m->hist[ko >> 8]--;
+        m->hist[kn >> 8]++;
+    }
+    if ((ko >> 8) == m->bin)
+        m->lo[ko & 255u]--;
+    if ((kn >> 8) == m->bin)
+        m->lo[kn & 255u]++;
+}
+
+PRIOT_HOT void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *idx,
+                                         uint32_t row_begin, uint32_t row_end, int16_t *s,
+                                         const int8_t *w, const int16_t *gq, uint32_t lr_shift,
+                                         priot_mask_t *m)
+{
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t i = *idx, jj = *j, ko, kn;
+    while (i < row_end) {
+        if (score_step(s + jj, gq[i - row_begin], w[i], half, lr_shift, &ko, &kn))
+            move_counts(m, ko, kn);
+        i = ++jj < it->k ? priot_subset_next(it) : 0xFFFFFFFFu;
+    }
+    *idx = i;
+    *j = jj;
+}
+
 #if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
 /* score_update_mask_m0.S: this function in Thumb-1 assembly (the C below is its spec and
  * the host build's code). It reads the struct at fixed offsets: */
@@ -419,34 +480,13 @@ PRIOT_HOT void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_
                                        uint32_t first, int8_t *w_eff)
 {
     const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
-    uint32_t *const hist = m->hist, *const lo = m->lo;
     uint32_t *const bits = m->has_win ? m->in_win : (uint32_t *)0;
-    const uint32_t bin = m->bin, wlo = m->win_lo, span = m->win_span;
-    uint32_t j;
-    /* |gq * w| <= 2^22: the rounding add cannot overflow (as priot_score_update) */
+    const uint32_t wlo = m->win_lo, span = m->win_span;
+    uint32_t j, ko, kn;
     for (j = 0; j < n; j++) {
-        const int32_t g = gq[j];
-        int32_t old, r;
-        uint32_t ko, kn;
-        if (g == 0)
+        if (!score_step(s + j, gq[j], w[j], half, lr_shift, &ko, &kn))
             continue;
-        old = s[j];
-        r = old - ((g * w[j] + half) >> lr_shift);
-        if ((uint32_t)(r + 32768) > 65535u)
-            r = r < 0 ? -32768 : 32767;
-        if (r == old)
-            continue;
-        s[j] = (int16_t)r;
-        ko = (uint32_t)(old + 32768);
-        kn = (uint32_t)(r + 32768);
-        if ((ko ^ kn) >> 8) {
-            hist[ko >> 8]--;
-            hist[kn >> 8]++;
-        }
-        if ((ko >> 8) == bin)
-            lo[ko & 255u]--;
-        if ((kn >> 8) == bin)
-            lo[kn & 255u]++;
+        move_counts(m, ko, kn);
         if (bits) {
             const uint32_t in_o = ko - wlo <= span, in_n = kn - wlo <= span;
             const uint32_t i = first + j;

@@ -116,4 +116,13 @@ void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uin
                              uint32_t lr_shift, priot_mask_t *m, uint32_t first,
                              int8_t *w_eff);
 
+/* PRIOT-S: priot_score_update_mask (threshold-only state) for the scored edges of one
+ * output row [row_begin, row_end) of the layer. *idx is the edge index of subset position
+ * *j (it positioned after it; 0xFFFFFFFF past the last): score s[*j], weight w[*idx],
+ * gradient gq[*idx - row_begin]. Leaves *j, *idx at the first scored edge >= row_end. */
+void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *idx,
+                               uint32_t row_begin, uint32_t row_end, int16_t *s,
+                               const int8_t *w, const int16_t *gq, uint32_t lr_shift,
+                               priot_mask_t *m);
+
 #endif
