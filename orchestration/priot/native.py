@@ -656,7 +656,7 @@ class _MaskHead(C.Structure):
     """The fixed part of priot_mask_t (prune.h)."""
     _fields_ = [(n, C.c_uint32) for n in ("n", "k", "bin", "win_lo", "win_span", "budget")] + [
         ("thr", C.c_int16), ("dirty", C.c_uint16), ("eq", C.c_uint32), ("has_win", C.c_uint32),
-        ("hist", C.c_uint32 * 256), ("lo", C.c_uint32 * 256)]
+        ("above", C.c_uint32), ("in_bin", C.c_uint32), ("lo", C.c_uint32 * 256)]
 
 
 class IncrementalMask:
@@ -699,8 +699,8 @@ class IncrementalMask:
     @property
     def state(self) -> dict:
         h = self._head
-        return {"bin": h.bin, "win_lo": h.win_lo, "win_span": h.win_span,
-                "hist": np.array(h.hist), "lo": np.array(h.lo)}
+        return {"bin": h.bin, "win_lo": h.win_lo, "win_span": h.win_span, "above": h.above,
+                "in_bin": h.in_bin, "lo": np.array(h.lo)}
 
 
 def crc32(data: bytes, crc: int = 0) -> int:

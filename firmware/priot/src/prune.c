@@ -274,20 +274,27 @@ static void mask_build_lo(priot_mask_t *m, const int16_t *s)
     }
 }
 
-/* thr / eq from the two histograms; lo is rebuilt first if the threshold left its bin.
- * Returns 1 when it did (the window is then stale). */
+/* thr / eq from the counts. The threshold is in m->bin iff above < k <= above + in_bin;
+ * otherwise (or before the first call, bin 256) the bin is found again from a level-1
+ * histogram of all scores (built in lo), and lo rebuilt for it: two passes. Returns 1
+ * when that happened (the window is then stale). */
 static uint32_t mask_threshold(priot_mask_t *m, const int16_t *s)
 {
-    uint32_t above, above_lo, b, lb, moved = 0;
-    b = select_bin(m->hist, m->k, &above);
-    if (b != m->bin) {
-        m->bin = b;
+    uint32_t above_lo, lb, moved = 0;
+    if (m->bin > 255u || m->above >= m->k || m->k > m->above + m->in_bin) {
+        const uint16_t *p = (const uint16_t *)s;
+        uint32_t i;
+        memset(m->lo, 0, sizeof(m->lo));
+        for (i = m->n; i; i--)
+            m->lo[((uint32_t)*p++ >> 8) ^ 0x80u]++;
+        m->bin = select_bin(m->lo, m->k, &m->above);
+        m->in_bin = m->lo[m->bin];
         mask_build_lo(m, s);
         moved = 1;
     }
-    lb = select_bin(m->lo, m->k - above, &above_lo);
-    m->thr = (int16_t)((int32_t)((b << 8) | lb) - 32768);
-    m->eq = m->k - above - above_lo;
+    lb = select_bin(m->lo, m->k - m->above, &above_lo);
+    m->thr = (int16_t)((int32_t)((m->bin << 8) | lb) - 32768);
+    m->eq = m->k - m->above - above_lo;
     return moved;
 }
 
@@ -370,18 +377,13 @@ static PRIOT_HOT void mask_apply_window(const priot_mask_t *m, const int16_t *s,
 void priot_mask_init(priot_mask_t *m, const int16_t *s, uint32_t n, uint32_t k,
                      const int8_t *w, int8_t *w_eff)
 {
-    const uint16_t *p = (const uint16_t *)s;
-    uint32_t i;
     m->n = n;
     m->k = k > n ? n : k;
     m->has_win = w_eff != (int8_t *)0;
     /* window target: 1/32 of the edges (the per-step cost) but at least 64 */
     m->budget = n >> 5 > 64u ? n >> 5 : 64u;
     m->dirty = 0;
-    memset(m->hist, 0, sizeof(m->hist));
-    for (i = n; i; i--)
-        m->hist[((uint32_t)*p++ >> 8) ^ 0x80u]++;
-    m->bin = 256u;   /* forces the lo pass */
+    m->bin = 256u;   /* forces the two passes */
     mask_threshold(m, s);
     if (m->has_win)
         mask_rebuild_window(m, s, w, w_eff);
@@ -423,17 +425,19 @@ static inline uint32_t score_step(int16_t *s, int32_t g, int32_t w, int32_t half
     return 1;
 }
 
-/* A score moved from key ko to kn: its counts in hist and (inside the threshold bin) lo. */
+/* A score moved from key ko to kn: its counts (lo inside the threshold bin, in_bin,
+ * above). */
 static inline void move_counts(priot_mask_t *m, uint32_t ko, uint32_t kn)
 {
-    if ((ko ^ kn) >> 8) {
-        m->hist[ko >> 8]--;
-        m->hist[kn >> 8]++;
-    }
-    if ((ko >> 8) == m->bin)
+    const uint32_t bo = ko >> 8, bn = kn >> 8, bin = m->bin;
+    if (bo == bin)
         m->lo[ko & 255u]--;
-    if ((kn >> 8) == m->bin)
+    if (bn == bin)
         m->lo[kn & 255u]++;
+    if (bo != bn) {
+        m->in_bin += (uint32_t)(bn == bin) - (uint32_t)(bo == bin);
+        m->above += (uint32_t)(bn > bin) - (uint32_t)(bo > bin);
+    }
 }
 
 PRIOT_HOT void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *idx,
@@ -460,9 +464,10 @@ typedef char priot_mask_layout_check[(offsetof(priot_mask_t, bin) == 8 &&
                                       offsetof(priot_mask_t, win_span) == 16 &&
                                       offsetof(priot_mask_t, dirty) == 26 &&
                                       offsetof(priot_mask_t, has_win) == 32 &&
-                                      offsetof(priot_mask_t, hist) == 36 &&
-                                      offsetof(priot_mask_t, lo) == 1060 &&
-                                      offsetof(priot_mask_t, in_win) == 2084)
+                                      offsetof(priot_mask_t, above) == 36 &&
+                                      offsetof(priot_mask_t, in_bin) == 40 &&
+                                      offsetof(priot_mask_t, lo) == 44 &&
+                                      offsetof(priot_mask_t, in_win) == 1068)
                                          ? 1
                                          : -1];
 void priot_score_update_mask_m0(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,

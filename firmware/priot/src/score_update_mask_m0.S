@@ -1,6 +1,6 @@
 /* Cortex-M0+ (ARMv6-M Thumb-1) priot_score_update_mask (prune.c), firmware build only
  * (the host build and builds without PRIOT_ASM_M0 use the C version in prune.c, which is
- * its specification: the same scores, histograms, bitmap, dirty flag and w_eff writes).
+ * its specification: the same scores, counts, bitmap, dirty flag and w_eff writes).
  *
  * void priot_score_update_mask_m0(int16_t *s, const int8_t *w, const int16_t *gq,
  *                                 uint32_t n, uint32_t lr_shift, priot_mask_t *m,
@@ -8,18 +8,19 @@
  *
  * For j < n: step = (gq[j] * w[j] + half) >> lr_shift (|gq * w| <= 2^22: no overflow);
  * r = sat16(s[j] - step); if r != s[j]: s[j] = r and, with ko / kn the old / new key
- * (s + 32768): hist[ko >> 8]--, hist[kn >> 8]++ when the high bytes differ; lo[ko & 255]--
- * if ko is in m->bin, lo[kn & 255]++ if kn is; with a bitmap: kn in the window -> set bit
- * first + j, dirty; else if ko was in it -> clear the bit, dirty, and w_eff[j] = kn above
- * the window ? w[j] : 0; else if ko and kn lie on different sides -> that w_eff write.
- * A changed score whose high byte stays the same and is not m->bin touches nothing else
- * (it cannot be in the window and keeps its side).
+ * (s + 32768) and B = m->bin: lo[ko & 255]-- if ko >> 8 == B, lo[kn & 255]++ if kn >> 8
+ * == B; when the high bytes differ, in_bin and above follow (-1 for the old, +1 for the
+ * new one's side); with a bitmap: kn in the window -> set bit first + j, dirty; else if
+ * ko was in it -> clear the bit, dirty, and w_eff[j] = kn above the window ? w[j] : 0;
+ * else if ko and kn lie on different sides -> that w_eff write. A changed score whose
+ * high byte stays the same and is not B touches nothing else (it cannot be in the window
+ * and keeps its side).
  *
  * priot_mask_t offsets (checked in prune.c): bin 8, win_lo 12, win_span 16, dirty 26,
- * has_win 32, hist 36, lo 1060, in_win 2084.
+ * has_win 32, above 36, in_bin 40, lo 44, in_win 1068.
  *
  * Registers: r0 s, r1 w, r2 gq, r3 byte index 2j (counting up), r4-r7 temporaries,
- * r8 end (2n), r9 half, r10 lr_shift, r11 bin. Stack frame (sp): 0 lo, 4 hist, 8 bitmap
+ * r8 end (2n), r9 half, r10 lr_shift, r11 bin. Stack frame (sp): 0 lo, 8 bitmap
  * (0 without one), 12 win_lo, 16 win_span, 20 first, 24 w_eff, 28 m.
  * Cost: zero gq 8 cycles; zero step 16-20; a changed score outside the threshold bin 38. */
     .syntax unified
@@ -35,6 +36,13 @@
     ldr r7, [r6]
     \op r7, #1
     str r7, [r6]
+    .endm
+
+/* the m field at offset off (m in r7) op= 1; clobbers r6 */
+    .macro field_op off, op
+    ldr r6, [r7, #\off]
+    \op r6, #1
+    str r6, [r7, #\off]
     .endm
 
 /* bit first + j of the bitmap: r6 its word's address, r7 the word, r5 the bit's mask */
@@ -88,16 +96,13 @@ priot_score_update_mask_m0:
     str r5, [sp, #12]          /* win_lo */
     ldr r5, [r4, #16]
     str r5, [sp, #16]          /* win_span */
-    movs r5, #36
-    adds r5, r4
-    str r5, [sp, #4]           /* hist */
-    ldr r5, =1060
+    movs r5, #44
     adds r5, r4
     str r5, [sp, #0]           /* lo */
     ldr r6, [r4, #32]          /* has_win */
     cmp r6, #0
     beq 2f
-    ldr r6, =2084
+    ldr r6, =1068
     adds r6, r4                /* in_win */
 2:  str r6, [sp, #8]
     ldr r5, [sp, #76]
@@ -165,21 +170,29 @@ priot_score_update_mask_m0:
     beq .Lnext
     b .Lchanged
 
-.Ldiffbin:                     /* hist[ko >> 8]--, hist[kn >> 8]++ */
-    lsrs r6, r5, #8
-    count_op 4, subs
-    lsrs r6, r4, #8
-    count_op 4, adds
+.Ldiffbin:                     /* the old key's side: lo and in_bin, or above */
     lsrs r6, r5, #8
     cmp r6, r11
-    bne 4f
-    uxtb r6, r5                /* ko in the bin: lo[ko & 255]-- */
-    count_op 0, subs
-4:  lsrs r6, r4, #8
+    beq 6f
+    bls 7f                     /* below the bin: no count */
+    ldr r7, [sp, #28]
+    field_op 36, subs          /* above-- */
+    b 7f
+6:  ldr r7, [sp, #28]
+    field_op 40, subs          /* in_bin-- */
+    uxtb r6, r5
+    count_op 0, subs           /* lo[ko & 255]-- */
+7:  lsrs r6, r4, #8            /* the new key's side */
     cmp r6, r11
-    bne .Lwindow
-    uxtb r6, r4                /* kn in the bin: lo[kn & 255]++ */
-    count_op 0, adds
+    beq 8f
+    bls .Lwindow
+    ldr r7, [sp, #28]
+    field_op 36, adds          /* above++ */
+    b .Lwindow
+8:  ldr r7, [sp, #28]
+    field_op 40, adds          /* in_bin++ */
+    uxtb r6, r4
+    count_op 0, adds           /* lo[kn & 255]++ */
 
 .Lwindow:                      /* r4 kn, r5 ko */
     ldr r7, [sp, #8]

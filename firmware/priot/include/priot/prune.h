@@ -68,9 +68,9 @@ uint32_t priot_subset_apply(const int16_t *s, uint32_t k, const int8_t *w, uint3
 
 /* ---- Incremental top-k mask (the same result as priot_topk_mask, kept up to date) ----
  * Keys u = s + 32768 (unsigned, ordered like s). Per layer:
- *   hist[256]  count of u >> 8 over all n scores (exact at all times),
- *   bin        u >> 8 of the current threshold T, lo[256] the count of u & 255 among the
- *              scores in that bin (exact at all times),
+ *   bin        u >> 8 of the current threshold T; above / in_bin the number of scores
+ *              whose u >> 8 is above / equal to it, lo[256] the count of u & 255 among
+ *              the scores in the bin (all exact at all times),
  *   a window   [win_lo, win_lo + win_span] of keys inside `bin` that holds T, and a bitmap
  *              (one bit per edge) of the edges whose key is in the window.
  * Invariant after priot_mask_init / priot_mask_refresh: w_eff follows the top-k rule for
@@ -78,20 +78,22 @@ uint32_t priot_subset_apply(const int16_t *s, uint32_t k, const int8_t *w, uint3
  * priot_score_update_mask updates the scores (bit-identical to priot_score_update) and moves
  * each changed score's counts; an edge that leaves the window or crosses it gets its w_eff
  * at once, an edge inside it is left to the refresh. priot_mask_refresh finds the new
- * threshold in O(bins) from the histograms and re-applies the rule only to the window's
- * edges (in index order, so ties are kept lowest index first). Only when the threshold
- * leaves its bin (lo is rebuilt: one pass) or its window (the window is rebuilt and every
- * edge re-applied: one pass) does it touch all n edges.
+ * threshold in O(bins) from the counts (it is still in `bin` iff above < k <= above +
+ * in_bin) and re-applies the rule only to the window's edges (in index order, so ties are
+ * kept lowest index first). Only when the threshold leaves its bin (level-1 histogram and
+ * lo rebuilt: two passes) or its window (window rebuilt, every edge re-applied: one pass)
+ * does it touch all n edges. 1068 bytes per layer, plus n / 8 with the bitmap.
  * Without a bitmap (w_eff NULL, PRIOT-S) only the threshold (thr, eq) is kept. */
 typedef struct {
     uint32_t n, k;           /* scores, n_keep (1 <= k <= n) */
-    uint32_t bin;            /* u >> 8 of thr */
+    uint32_t bin;            /* u >> 8 of thr (256 before the first threshold) */
     uint32_t win_lo, win_span, budget;   /* the window of keys; its target population */
     int16_t thr;             /* T, the k-th largest score */
     uint16_t dirty;          /* a window member changed, entered or left since the refresh */
     uint32_t eq;             /* k - count(s > T): how many s == T are kept */
     uint32_t has_win;        /* w_eff kept: the bitmap in_win follows */
-    uint32_t hist[256], lo[256];
+    uint32_t above, in_bin;  /* scores with u >> 8 above / in `bin` */
+    uint32_t lo[256];
     uint32_t in_win[];       /* (n + 31) / 32 words when has_win */
 } priot_mask_t;
 
