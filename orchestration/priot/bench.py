@@ -35,6 +35,8 @@ MAC_KERNELS = ("conv3x3_forward", "conv3x3_error_backward", "conv3x3_score_grad"
 # ratios to that quoted number, for the conv and fc forward rows.
 CMSIS_NN_CYCLES_PER_MAC = 12.0
 CMSIS_KERNELS = ("conv3x3_forward", "fc_forward")
+# The TRAIN record's phases (engine.h priot_train_stats_t); "scale" is NITI's range searches.
+PHASES = ("forward", "loss", "backward", "update", "mask", "scale")
 RESULT_PATH = results.REPO_ROOT / "results" / "bench" / "bench.json"
 
 
@@ -117,8 +119,7 @@ def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Pat
     after = report.evals["after"]
     out = {"method": method, "kernels": "ref" if ref else "opt", "samples": t["samples"],
            "cycles_per_sample": t["cycles"] / n,
-           "phases_per_sample": {k: t[k] / n for k in ("forward", "loss", "backward",
-                                                       "update", "mask") if k in t},
+           "phases_per_sample": {k: t[k] / n for k in PHASES if k in t},
            "cycles_per_inference": after.cycles / max(1, after.total),
            "scores_crc": report.scores_crc, "after_correct": after.correct}
     log(f"{method:<11} {out['kernels']}: {out['cycles_per_sample']:,.0f} cycles per "
@@ -212,15 +213,14 @@ def format_table(result: dict) -> str:
     if steps:
         lines += ["", "Whole training step (tiny CNN, rotated MNIST; cycles per sample):", "",
                   "| method | kernels | cycles/sample | ms @125 MHz | forward | loss | "
-                  "backward | update | mask | cycles/inference | scores crc |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "backward | update | mask | scale | cycles/inference | scores crc |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in steps:
             p = s["phases_per_sample"]
             lines.append(
                 f"| {s['method']} | {s['kernels']} | {s['cycles_per_sample']:,.0f} | "
                 f"{s['cycles_per_sample'] / 125e3:.1f} | "
-                + " | ".join(f"{p.get(k, 0):,.0f}" for k in ("forward", "loss", "backward",
-                                                             "update", "mask"))
+                + " | ".join(f"{p.get(k, 0):,.0f}" for k in PHASES)
                 + f" | {s['cycles_per_inference']:,.0f} | 0x{s['scores_crc']:08x} |")
         by = {(s["method"], s["kernels"]): s for s in steps}
         for m in dict.fromkeys(s["method"] for s in steps):
