@@ -92,10 +92,11 @@ priot_score_update_mask_m0:
     str r4, [sp, #28]
     ldr r5, [r4, #8]
     mov r11, r5                /* bin */
-    ldr r5, [r4, #12]
-    str r5, [sp, #12]          /* win_lo */
-    ldr r5, [r4, #16]
-    str r5, [sp, #16]          /* win_span */
+    movs r5, #12
+    adds r5, r4
+    ldm r5!, {r6, r7}          /* win_lo, win_span */
+    str r6, [sp, #12]
+    str r7, [sp, #16]
     movs r5, #44
     adds r5, r4
     str r5, [sp, #0]           /* lo */
@@ -105,10 +106,10 @@ priot_score_update_mask_m0:
     ldr r6, =1068
     adds r6, r4                /* in_win */
 2:  str r6, [sp, #8]
-    ldr r5, [sp, #76]
-    str r5, [sp, #20]          /* first */
-    ldr r5, [sp, #80]
-    str r5, [sp, #24]          /* w_eff */
+    add r5, sp, #76
+    ldm r5!, {r6, r7}          /* first, w_eff */
+    str r6, [sp, #20]
+    str r7, [sp, #24]
     movs r3, #0
     cmp r3, r8
     bhs .Ldone
