@@ -88,9 +88,8 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
                                               : 2u * s->n_scored[l]);
         if (!subset_method(cfg))
             s->w_eff[l] = (int8_t *)bump(b, m->layers[l].n_edges);
-        if (!sgd_method(cfg)) {   /* incremental mask state; PRIOT: + its edge bitmap */
+        if (!sgd_method(cfg))   /* incremental mask state; PRIOT: + its edge bitmap */
             s->mask[l] = (priot_mask_t *)bump(b, priot_mask_bytes(n, !subset_method(cfg)));
-        }
     }
     if (subset_method(cfg)) {   /* one masked-weight buffer, filled layer by layer */
         shared = (int8_t *)bump(b, max_edges);
@@ -107,7 +106,6 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
     s->err[1] = (int8_t *)bump(b, err_cap);
     s->acc = (priot_acc_t *)bump(b, acc_cap > 0x3FFFFFFFu ? 0xFFFFFFFFu : 4u * acc_cap);
     s->grad = (int16_t *)bump(b, 2u * grad_cap);
-    s->hist = (uint32_t *)bump(b, 256u * 4u);
     s->wide = (priot_acc_t *)bump(b, wide_cap > 0x3FFFFFFFu ? 0xFFFFFFFFu : 4u * wide_cap);
     s->wide_cap = wide_cap;
     s->err_cap = err_cap;

@@ -3,8 +3,8 @@
  *
  * Arena contents: scores (int16 per edge), w_eff (int8 per edge), the network input,
  * each layer's y (pre-pool) and pooled output, two error buffers, an int32 accumulator
- * plane, one row of score gradients (int16), the 256-word mask histogram and each layer's
- * incremental mask state (priot_mask_t, PRIOT: + one bit per edge). Weights and
+ * plane, one row of score gradients (int16) and each layer's incremental mask state
+ * (priot_mask_t: its threshold counts, PRIOT: + one bit per edge). Weights and
  * biases stay in the model blob (flash on the device).
  *
  * The whole protocol flow is priot_run(); the firmware (firmware/app/main.c) and the host
@@ -69,11 +69,10 @@ typedef struct {
     int8_t *err[2];                   /* error ping-pong buffers, err_cap bytes each */
     priot_acc_t *acc;                 /* accumulator plane */
     int16_t *grad;                    /* one row of score gradients */
-    uint32_t *hist;                   /* 256-bin histogram */
     priot_acc_t *wide;                /* NITI: a whole tensor's int32 accumulators */
     int32_t x_exp[PRIOT_MAX_LAYERS + 1];  /* NITI: x[l]'s exponent minus its static one */
-    /* each layer's incremental mask state (prune.h: histograms, threshold; PRIOT also a
-     * bitmap of the edges near the threshold); NULL for the weight-training methods */
+    /* each layer's incremental mask state (prune.h: threshold and its counts; PRIOT also
+     * a bitmap of the edges near the threshold); NULL for the weight-training methods */
     priot_mask_t *mask[PRIOT_MAX_LAYERS];
     /* PRIOT-S keeps no per-layer masked copies: w_eff[l] all point at one buffer of the
      * largest layer, filled for one layer at a time from the flash weights and the
