@@ -41,6 +41,8 @@ static int16_t gqbuf[MAX_W];
 static int16_t scores[MAX_W];
 static int8_t weff[MAX_W];
 static uint32_t hist[256];
+/* one layer's incremental mask state with its edge bitmap (prune.h priot_mask_t) */
+static uint32_t maskmem[(sizeof(priot_mask_t) + MAX_W / 8u) / 4u + 1u];
 static uint32_t wide[MAX_Y]; /* NITI: a whole tensor of int32 accumulators */
 
 static uint32_t rng_x;
@@ -254,6 +256,48 @@ static void bench_updates(const char *shape, uint32_t n, uint32_t row)
            priot_crc32(kept, (const uint8_t *)weff, n));
 }
 
+/* One training step's score update of a layer and the mask after it, on sparse gradients
+ * (a quarter non-zero, |gq| < 64, as after the pool routing and the ReLU): "ref" is the
+ * plain update and the full recompute (two histogram passes + the apply over every edge),
+ * "opt" the update that keeps the histograms current (priot_score_update_mask) and the
+ * incremental refresh (priot_mask_refresh). Same scores and w_eff (CRC). */
+static void bench_incremental(const char *shape, uint32_t n, uint32_t row)
+{
+    priot_mask_t *m = (priot_mask_t *)maskmem;
+    const uint32_t k = priot_n_keep(n, 900);
+    uint32_t impl, o, eq;
+    uint64_t t0, t1;
+    int16_t thr;
+    seed(0x999u + n);
+    fill_w(wbuf, n);
+    for (o = 0; o < n; o++)
+        gqbuf[o] = (rnd() & 3u) ? 0 : (int16_t)((int32_t)(rnd() & 0x7Fu) - 0x40);
+    for (impl = 0; impl < 2; impl++) {
+        seed(0x777u);
+        fill_scores(scores, n);
+        priot_mask_init(m, scores, n, k, wbuf, weff);   /* the state a previous step left */
+        t0 = board_cycles();
+        for (o = 0; o < n; o += row)
+            if (impl)
+                priot_score_update_mask(scores + o, wbuf + o, gqbuf + o, row, 5, m, o,
+                                        weff + o);
+            else
+                priot_score_update_ref(scores + o, wbuf + o, gqbuf + o, row, 5);
+        t1 = board_cycles();
+        report("score_update_hist", IMPL[impl], shape, n, t1 - t0,
+               priot_crc32_i16le(0, scores, n));
+        t0 = board_cycles();
+        if (impl) {
+            priot_mask_refresh(m, scores, wbuf, weff);
+        } else {
+            priot_topk_threshold(scores, n, k, hist, &thr, &eq);
+            priot_apply_mask(scores, wbuf, n, thr, eq, weff);
+        }
+        t1 = board_cycles();
+        report("mask_update", IMPL[impl], shape, n, t1 - t0,
+               priot_crc32(0, (const uint8_t *)weff, n));
+    }
+}
 
 /* NITI kernels (niti.c vs niti_ref.c): int32 accumulators of whole tensors, the max
  * search and the requantisation over them, the weight update of one layer. */
@@ -355,6 +399,8 @@ int main(void)
     bench_fc("n32-o10", 32, 10, 0);
     bench_updates("n1152-r72", 1152, 72);
     bench_updates("n25088-r784", 25088, 784);
+    bench_incremental("n1152-r72", 1152, 72);
+    bench_incremental("n25088-r784", 25088, 784);
     bench_niti_conv("c1x28x28-o8", 1, 28, 28, 8, 1);
     bench_niti_conv("c8x14x14-o16", 8, 14, 14, 16, 0);
     bench_niti_fc("n784-o32", 784, 32);

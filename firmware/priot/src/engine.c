@@ -23,7 +23,7 @@ static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
 /* The method's state first (its layout op), then the buffers every method shares: the
  * network input, each layer's y and pooled output, two error buffers, the accumulator
- * plane, one row of gradients and the mask histogram. With b->base == NULL only the size
+ * plane and one row of gradients. With b->base == NULL only the size
  * is computed. */
 static void layout(priot_session_t *s, const priot_model_t *m, const priot_config_t *cfg,
                    const priot_method_ops_t *method, priot_bump_t *b)
@@ -48,7 +48,6 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
     s->err[1] = (int8_t *)priot_bump(b, err_cap);
     s->acc = (priot_acc_t *)priot_bump(b, priot_bytes(acc_cap, 4u));
     s->grad = (int16_t *)priot_bump(b, priot_bytes(grad_cap, 2u));
-    s->hist = (uint32_t *)priot_bump(b, 256u * 4u);
     s->err_cap = err_cap;
     s->acc_cap = acc_cap;
     s->grad_cap = grad_cap;
@@ -111,7 +110,7 @@ priot_status_t priot_session_init(priot_session_t *s, const priot_model_t *m,
 
 void priot_session_update_masks(priot_session_t *s)
 {
-    s->ops->update_masks(s);
+    s->ops->update_masks(s, 1);
 }
 
 const int8_t *priot_session_layer_weights(priot_session_t *s, uint32_t l)

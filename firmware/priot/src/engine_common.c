@@ -113,7 +113,7 @@ void priot_static_train_step(priot_session_t *s, const uint8_t *image, uint32_t 
         priot_charge(s, &st->backward, &mark);
     }
 
-    s->ops->update_masks(s);
+    s->ops->update_masks(s, 0);
     priot_charge(s, &st->mask, &mark);
     st->samples++;
 }

@@ -42,8 +42,10 @@ struct priot_method_ops {
     void (*init)(priot_session_t *s);
     /* One training step on one sample, per-phase cycles charged to s->stats. */
     void (*train_step)(priot_session_t *s, const uint8_t *image, uint32_t label);
-    /* Rebuild what derives from the scores (the masks); nothing for weight training. */
-    void (*update_masks)(priot_session_t *s);
+    /* Rebuild what derives from the scores (the masks): from scratch (full) or after a
+     * training step's updates (incrementally where the method can); nothing for weight
+     * training. */
+    void (*update_masks)(priot_session_t *s, int full);
     /* The weights layer l computes with (priot_session_layer_weights). */
     const int8_t *(*layer_weights)(priot_session_t *s, uint32_t l);
     /* Forward one image through the trained model (logits in s->x[n_layers]). */
@@ -106,7 +108,7 @@ void priot_static_train_step(priot_session_t *s, const uint8_t *image, uint32_t 
 void priot_weights_layout(priot_session_t *s, const priot_model_t *m,
                           const priot_config_t *cfg, priot_bump_t *b);
 void priot_weights_init(priot_session_t *s);
-void priot_weights_update_masks(priot_session_t *s);   /* nothing: no mask */
+void priot_weights_update_masks(priot_session_t *s, int full);   /* nothing: no mask */
 uint32_t priot_weights_crc(const priot_session_t *s);
 
 #endif

@@ -20,6 +20,8 @@ static void full_layout(priot_session_t *s, const priot_model_t *m, const priot_
         s->n_scored[l] = m->layers[l].n_edges;
         s->scores[l] = (int16_t *)priot_bump(b, priot_bytes(s->n_scored[l], 2u));
         s->w_eff[l] = (int8_t *)priot_bump(b, m->layers[l].n_edges);
+        /* the incremental mask: threshold counts and the bitmap of its window's edges */
+        s->mask[l] = (priot_mask_t *)priot_bump(b, priot_mask_bytes(s->n_scored[l], 1));
     }
 }
 
@@ -33,6 +35,8 @@ static void subset_layout(priot_session_t *s, const priot_model_t *m,
         max_edges = n > max_edges ? n : max_edges;
         s->n_scored[l] = priot_subset_size(n, cfg->score_permille);
         s->scores[l] = (int16_t *)priot_bump(b, priot_bytes(s->n_scored[l], 2u));
+        /* the threshold's counts only: a layer's weights are built when it is used */
+        s->mask[l] = (priot_mask_t *)priot_bump(b, priot_mask_bytes(s->n_scored[l], 0));
     }
     shared = (int8_t *)priot_bump(b, max_edges);   /* filled layer by layer */
     for (l = 0; l < m->n_layers; l++)
@@ -41,28 +45,31 @@ static void subset_layout(priot_session_t *s, const priot_model_t *m,
 
 /* ------------------------------------------------------------------ masks */
 
-static void full_update_masks(priot_session_t *s)
-{
-    const priot_model_t *m = s->model;
-    uint32_t l;
-    for (l = 0; l < m->n_layers; l++) {
-        const priot_layer_t *L = &m->layers[l];
-        priot_topk_mask_hint(s->scores[l], L->w, L->n_edges, s->cfg.keep_permille, s->hist,
-                             s->w_eff[l], &s->mask_hint[l]);
-    }
-}
-
-/* Thresholds only; a layer's weights are built when it is used. */
-static void subset_update_masks(priot_session_t *s)
+/* Every layer's mask (prune.h, incremental top-k mask): from scratch (full: the scores
+ * were set from outside) or refreshed after a step's priot_score_update_mask calls.
+ * PRIOT keeps w_eff; PRIOT-S only the thresholds, its weights are built when used. */
+static void update_masks(priot_session_t *s, int full, int subset)
 {
     uint32_t l;
     for (l = 0; l < s->model->n_layers; l++) {
-        const uint32_t k = s->n_scored[l];
-        priot_topk_threshold_hint(s->scores[l], k, priot_n_keep(k, s->cfg.keep_permille),
-                                  s->hist, &s->mask_thr[l], &s->mask_eq[l], &s->mask_hint[l]);
+        const priot_layer_t *L = &s->model->layers[l];
+        priot_mask_t *mk = s->mask[l];
+        const int8_t *w = subset ? (const int8_t *)0 : L->w;
+        int8_t *w_eff = subset ? (int8_t *)0 : s->w_eff[l];
+        if (full)
+            priot_mask_init(mk, s->scores[l], s->n_scored[l],
+                            priot_n_keep(s->n_scored[l], s->cfg.keep_permille), w, w_eff);
+        else
+            priot_mask_refresh(mk, s->scores[l], w, w_eff);
+        s->mask_thr[l] = mk->thr;
+        s->mask_eq[l] = mk->eq;
     }
-    s->w_layer = PRIOT_MAX_LAYERS;   /* the shared buffer is stale */
+    s->w_layer = PRIOT_MAX_LAYERS;   /* PRIOT-S: the shared buffer is stale */
 }
+
+static void full_update_masks(priot_session_t *s, int full) { update_masks(s, full, 0); }
+
+static void subset_update_masks(priot_session_t *s, int full) { update_masks(s, full, 1); }
 
 static const int8_t *subset_layer_weights(priot_session_t *s, uint32_t l)
 {
@@ -86,8 +93,6 @@ static void init_scores(priot_session_t *s, int subset)
     const uint32_t shift = s->cfg.init_shift, low_mask = (1u << shift) - 1u;
     priot_rng_t rng;
     uint32_t l, i;
-    for (l = 0; l < PRIOT_MAX_LAYERS; l++)
-        s->mask_hint[l] = 256u;   /* no threshold yet */
     s->w_layer = PRIOT_MAX_LAYERS;   /* the PRIOT-S weight buffer holds no layer yet */
     priot_rng_seed(&rng, s->cfg.seed);
     for (l = 0; l < m->n_layers; l++) {
@@ -109,7 +114,7 @@ static void init_scores(priot_session_t *s, int subset)
             sc[i] = (int16_t)v;
         }
     }
-    s->ops->update_masks(s);
+    s->ops->update_masks(s, 1);
 }
 
 static void full_init(priot_session_t *s) { init_scores(s, 0); }
@@ -118,13 +123,14 @@ static void subset_init(priot_session_t *s) { init_scores(s, 1); }
 
 /* ------------------------------------------------------------------ training */
 
-/* s = sat16(s - round_shift(gq * w, lr_shift)) over the row's edges. */
+/* s = sat16(s - round_shift(gq * w, lr_shift)) over the row's edges, the mask's counts
+ * kept current. */
 static void update_row_scores(priot_session_t *s, uint32_t l, uint32_t o, void *ctx)
 {
     const uint32_t row = s->model->layers[l].row_edges;
     (void)ctx;
-    priot_score_update(s->scores[l] + o * row, s->model->layers[l].w + o * row, s->grad, row,
-                       s->cfg.lr_shift);
+    priot_score_update_mask(s->scores[l] + o * row, s->model->layers[l].w + o * row, s->grad,
+                            row, s->cfg.lr_shift, s->mask[l], o * row, s->w_eff[l] + o * row);
 }
 
 static void full_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
@@ -161,9 +167,8 @@ static void update_row_subset(priot_session_t *s, uint32_t l, uint32_t o, void *
     }
     while (w->edge < begin)
         walk_advance(w, k);
-    for (; w->edge < end; walk_advance(w, k))
-        priot_score_update(s->scores[l] + w->j, L->w + w->edge, s->grad + (w->edge - begin),
-                           1u, s->cfg.lr_shift);
+    priot_subset_score_update(&w->it, &w->j, &w->edge, begin, end, s->scores[l], L->w,
+                              s->grad, s->cfg.lr_shift, s->mask[l]);
 }
 
 static void subset_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)

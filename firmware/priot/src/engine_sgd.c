@@ -25,9 +25,10 @@ void priot_weights_init(priot_session_t *s)
         memcpy(s->w_eff[l], s->model->layers[l].w, s->model->layers[l].n_edges);
 }
 
-void priot_weights_update_masks(priot_session_t *s)
+void priot_weights_update_masks(priot_session_t *s, int full)
 {
     (void)s;
+    (void)full;
 }
 
 /* CRC-32 of the trained weights (layer order). */

@@ -166,14 +166,23 @@ PRIOT_HOT void priot_conv3x3_error_backward(const priot_layer_t *L, const int8_t
 
 /* ------------------------------------------------------------------ fc */
 
-/* Two output rows per pass: every x[j] load feeds two MACs. */
+/* Four output rows per pass (kernels_opt.h fc_dot4: one input load feeds four MACs, zero
+ * inputs skipped), then two, then one. */
 PRIOT_HOT void priot_fc_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
                                 int8_t *y)
 {
     const uint32_t N = L->in.c, OC = L->out.c, shift = L->out_shift;
     const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
-    uint32_t o, j;
-    for (o = 0; o + 1u < OC; o += 2, w += 2u * N) {
+    uint32_t o, j, r;
+    for (o = 0; o + 3u < OC && N; o += 4, w += 4u * N) {   /* four rows per pass */
+        priot_acc_t a[4];
+        for (r = 0; r < 4u; r++)
+            a[r] = L->bias ? (priot_acc_t)L->bias[o + r] : 0u;
+        fc_dot4(x, w, N, a);
+        for (r = 0; r < 4u; r++)
+            y[o + r] = priot_requant(priot_acc_value(a[r]), shift, relu);
+    }
+    for (; o + 1u < OC; o += 2, w += 2u * N) {
         priot_acc_t a0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
         priot_acc_t a1 = L->bias ? (priot_acc_t)L->bias[o + 1u] : 0u;
         const int8_t *w1 = w + N;

@@ -59,6 +59,33 @@ void priot_plane3_rows_m0(priot_acc_t *a, const int8_t *r, const int32_t *k, uin
                           uint32_t W);
 #endif
 
+/* a[r] += sum_j x[j] w[r N + j] for the four weight rows r = 0..3 (N >= 1): one input load
+ * feeds four MACs, zero inputs are skipped (the sums are only reordered: exact). */
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+void priot_fc_dot4_m0(const int8_t *x, const int8_t *w, uint32_t N, priot_acc_t *a);
+#define fc_dot4 priot_fc_dot4_m0   /* fc_dot4_m0.S: 23 cycles per non-zero input, 8 per zero */
+#else
+static PRIOT_HOT void fc_dot4(const int8_t *x, const int8_t *w, uint32_t N, priot_acc_t *a)
+{
+    const int8_t *w1 = w + N, *w2 = w1 + N, *w3 = w2 + N;
+    priot_acc_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    uint32_t j;
+    for (j = 0; j < N; j++) {
+        const int32_t xv = x[j];
+        if (!xv)
+            continue;
+        a0 += (uint32_t)(xv * w[j]);
+        a1 += (uint32_t)(xv * w1[j]);
+        a2 += (uint32_t)(xv * w2[j]);
+        a3 += (uint32_t)(xv * w3[j]);
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+#endif
+
 /* One kernel row (ky) over the whole plane: acc row y += source row y + ky - 1. */
 static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
                                  int32_t dy, uint32_t H, uint32_t W)

@@ -85,13 +85,18 @@ PRIOT_HOT void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, cons
     }
 }
 
-/* Two output rows per pass: every x[j] load feeds two MACs. */
+/* Four output rows per pass (kernels_opt.h fc_dot4), then two, then one. */
 PRIOT_HOT void priot_fc_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w,
                               int32_t d, priot_acc_t *acc)
 {
     const uint32_t N = L->in.c, OC = L->out.c;
-    uint32_t o, j;
-    for (o = 0; o + 1u < OC; o += 2, w += 2u * N) {
+    uint32_t o, j, r;
+    for (o = 0; o + 3u < OC && N; o += 4, w += 4u * N) {   /* four rows per pass */
+        for (r = 0; r < 4u; r++)
+            acc[o + r] = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o + r], d) : 0u;
+        fc_dot4(x, w, N, acc + o);
+    }
+    for (; o + 1u < OC; o += 2, w += 2u * N) {
         priot_acc_t a0 = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
         priot_acc_t a1 = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o + 1u], d) : 0u;
         const int8_t *w1 = w + N;

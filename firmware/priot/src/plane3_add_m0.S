@@ -18,6 +18,7 @@
     .syntax unified
     .cpu cortex-m0plus
     .thumb
+#include "m0_macros.inc"
 
     .section .text.priot_plane3_rows_m0, "ax", %progbits
     .align 2
@@ -25,12 +26,7 @@
     .type priot_plane3_rows_m0, %function
     .thumb_func
 priot_plane3_rows_m0:
-    push {r4-r7, lr}
-    mov r4, r8
-    mov r5, r9
-    mov r6, r10
-    mov r7, r11
-    push {r4-r7}
+    m0_save_r4_r11
     ldr r4, [sp, #36]          /* W (5th argument) */
     mov r10, r4
     mov r11, r3                /* rows */
@@ -143,10 +139,5 @@ priot_plane3_rows_m0:
     mov r11, r7
     bne .Lrow
 
-    pop {r4-r7}
-    mov r8, r4
-    mov r9, r5
-    mov r10, r6
-    mov r11, r7
-    pop {r4-r7, pc}
+    m0_restore_r4_r11_return
     .size priot_plane3_rows_m0, . - priot_plane3_rows_m0

@@ -1,6 +1,8 @@
 /* Top-k mask by a two-level histogram threshold (prune.h, docs/SEMANTICS.md "Mask"). */
+#include <stddef.h>
 #include <string.h>
 #include "priot/arith.h"
+#include "priot/kernels.h"
 #include "priot/prune.h"
 
 uint32_t priot_n_keep(uint32_t n, uint32_t keep_permille)
@@ -208,3 +210,303 @@ uint32_t priot_subset_mask_hint(const int16_t *s, uint32_t k, const int8_t *w, u
     priot_topk_threshold_hint(s, k, priot_n_keep(k, keep_permille), hist, &thr, &eq, hint);
     return priot_subset_apply(s, k, w, n, seed, layer, thr, eq, w_eff);
 }
+
+/* ------------------------------------------------------------------ incremental mask */
+
+static uint32_t bitmap_words(uint32_t n) { return (n >> 5) + ((n & 31u) ? 1u : 0u); }
+
+uint32_t priot_mask_bytes(uint32_t n, int with_bitmap)
+{
+    return (uint32_t)sizeof(priot_mask_t) + (with_bitmap ? 4u * bitmap_words(n) : 0u);
+}
+
+#if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
+/* make REF=1: the plain form, a full recompute after every step (two histogram passes and
+ * the apply over all edges) and the plain score update: the "before" of invoke bench. */
+void priot_mask_init(priot_mask_t *m, const int16_t *s, uint32_t n, uint32_t k,
+                     const int8_t *w, int8_t *w_eff)
+{
+    m->n = n;
+    m->k = k > n ? n : k;
+    m->has_win = w_eff != (int8_t *)0;
+    priot_mask_refresh(m, s, w, w_eff);
+}
+
+void priot_mask_refresh(priot_mask_t *m, const int16_t *s, const int8_t *w, int8_t *w_eff)
+{
+    priot_topk_threshold(s, m->n, m->k, m->lo, &m->thr, &m->eq);
+    if (w_eff)
+        priot_apply_mask(s, w, m->n, m->thr, m->eq, w_eff);
+}
+
+void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                             uint32_t lr_shift, priot_mask_t *m, uint32_t first, int8_t *w_eff)
+{
+    (void)m;
+    (void)first;
+    (void)w_eff;
+    priot_score_update(s, w, gq, n, lr_shift);
+}
+
+void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *idx,
+                               uint32_t row_begin, uint32_t row_end, int16_t *s,
+                               const int8_t *w, const int16_t *gq, uint32_t lr_shift,
+                               priot_mask_t *m)
+{
+    (void)m;
+    while (*idx < row_end) {
+        priot_score_update(s + *j, w + *idx, gq + (*idx - row_begin), 1u, lr_shift);
+        *idx = ++*j < it->k ? priot_subset_next(it) : 0xFFFFFFFFu;
+    }
+}
+#else
+/* lo = the low-byte histogram of the scores in bin m->bin (one pass). */
+static void mask_build_lo(priot_mask_t *m, const int16_t *s)
+{
+    const uint16_t *p = (const uint16_t *)s;
+    const uint32_t base = m->bin << 8;
+    uint32_t i;
+    memset(m->lo, 0, sizeof(m->lo));
+    for (i = m->n; i; i--) {
+        const uint32_t d = ((uint32_t)*p++ ^ 0x8000u) - base;
+        if (d < 256u)
+            m->lo[d]++;
+    }
+}
+
+/* thr / eq from the counts. The threshold is in m->bin iff above < k <= above + in_bin;
+ * otherwise (or before the first call, bin 256) the bin is found again from a level-1
+ * histogram of all scores (built in lo), and lo rebuilt for it: two passes. Returns 1
+ * when that happened (the window is then stale). */
+static uint32_t mask_threshold(priot_mask_t *m, const int16_t *s)
+{
+    uint32_t above_lo, lb, moved = 0;
+    if (m->bin > 255u || m->above >= m->k || m->k > m->above + m->in_bin) {
+        const uint16_t *p = (const uint16_t *)s;
+        uint32_t i;
+        memset(m->lo, 0, sizeof(m->lo));
+        for (i = m->n; i; i--)
+            m->lo[((uint32_t)*p++ >> 8) ^ 0x80u]++;
+        m->bin = select_bin(m->lo, m->k, &m->above);
+        m->in_bin = m->lo[m->bin];
+        mask_build_lo(m, s);
+        moved = 1;
+    }
+    lb = select_bin(m->lo, m->k - m->above, &above_lo);
+    m->thr = (int16_t)((int32_t)((m->bin << 8) | lb) - 32768);
+    m->eq = m->k - m->above - above_lo;
+    return moved;
+}
+
+/* A window of keys around thr inside its bin, grown one key at a time on either side
+ * while its population (from lo) stays within the budget. */
+static void mask_choose_window(priot_mask_t *m)
+{
+    const uint32_t t = ((uint32_t)(uint16_t)m->thr ^ 0x8000u) & 255u;
+    uint32_t a = t, b = t, cnt = m->lo[t], grew = 1;
+    while (grew) {
+        grew = 0;
+        if (a > 0u && cnt + m->lo[a - 1u] <= m->budget) {
+            cnt += m->lo[--a];
+            grew = 1;
+        }
+        if (b < 255u && cnt + m->lo[b + 1u] <= m->budget) {
+            cnt += m->lo[++b];
+            grew = 1;
+        }
+    }
+    m->win_lo = (m->bin << 8) | a;
+    m->win_span = b - a;
+}
+
+/* New window, its bitmap, and w_eff over every edge (the full apply, in index order). */
+static void mask_rebuild_window(priot_mask_t *m, const int16_t *s, const int8_t *w,
+                                int8_t *w_eff)
+{
+    const uint32_t n = m->n;
+    uint32_t i, lo, span, word = 0;
+    uint32_t *bits = m->in_win;
+    mask_choose_window(m);
+    lo = m->win_lo;
+    span = m->win_span;
+    for (i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)(uint16_t)s[i] ^ 0x8000u;
+        if (u - lo <= span)
+            word |= 1u << (i & 31u);
+        if ((i & 31u) == 31u) {
+            *bits++ = word;
+            word = 0;
+        }
+    }
+    if (n & 31u)
+        *bits = word;
+    priot_apply_mask(s, w, n, m->thr, m->eq, w_eff);
+}
+
+/* The top-k rule over the window's edges only, in index order. Lowest set bit:
+ * b & -b, its index from a de Bruijn multiply (the M0+ has no CLZ / CTZ). */
+static const uint8_t DEBRUIJN32[32] = {0,  1,  28, 2,  29, 14, 24, 3,  30, 22, 20,
+                                       15, 25, 17, 4,  8,  31, 27, 13, 23, 21, 19,
+                                       16, 7,  26, 12, 18, 6,  11, 5,  10, 9};
+
+static PRIOT_HOT void mask_apply_window(const priot_mask_t *m, const int16_t *s,
+                                        const int8_t *w, int8_t *w_eff)
+{
+    const uint32_t *bits = m->in_win;
+    const uint32_t words = bitmap_words(m->n);
+    const int32_t t = m->thr;
+    uint32_t wi, eq = m->eq;
+    for (wi = 0; wi < words; wi++) {
+        uint32_t b = bits[wi];
+        while (b) {
+            const uint32_t low = b & (0u - b);
+            const uint32_t i = (wi << 5) | DEBRUIJN32[(low * 0x077CB531u) >> 27];
+            const int32_t v = s[i];
+            b ^= low;
+            if (v < t || (v == t && eq == 0u)) {
+                w_eff[i] = 0;
+                continue;
+            }
+            if (v == t)
+                eq--;
+            w_eff[i] = w[i];
+        }
+    }
+}
+
+void priot_mask_init(priot_mask_t *m, const int16_t *s, uint32_t n, uint32_t k,
+                     const int8_t *w, int8_t *w_eff)
+{
+    m->n = n;
+    m->k = k > n ? n : k;
+    m->has_win = w_eff != (int8_t *)0;
+    /* window target: 1/32 of the edges (the per-step cost) but at least 64 */
+    m->budget = n >> 5 > 64u ? n >> 5 : 64u;
+    m->dirty = 0;
+    m->bin = 256u;   /* forces the two passes */
+    mask_threshold(m, s);
+    if (m->has_win)
+        mask_rebuild_window(m, s, w, w_eff);
+}
+
+PRIOT_HOT void priot_mask_refresh(priot_mask_t *m, const int16_t *s, const int8_t *w,
+                                  int8_t *w_eff)
+{
+    const int16_t thr0 = m->thr;
+    const uint32_t eq0 = m->eq;
+    const uint32_t moved = mask_threshold(m, s);
+    if (m->has_win) {
+        const uint32_t t = (uint32_t)(uint16_t)m->thr ^ 0x8000u;
+        if (moved || t - m->win_lo > m->win_span)
+            mask_rebuild_window(m, s, w, w_eff);
+        else if (m->dirty || m->thr != thr0 || m->eq != eq0)
+            mask_apply_window(m, s, w, w_eff);
+    }
+    m->dirty = 0;
+}
+
+/* One score's update (priot_score_update's arithmetic: |gq * w| <= 2^22, so the rounding
+ * add cannot overflow); 1 if it changed, with its old and new keys (s + 32768). */
+static inline uint32_t score_step(int16_t *s, int32_t g, int32_t w, int32_t half,
+                                  uint32_t lr_shift, uint32_t *ko, uint32_t *kn)
+{
+    const int32_t old = *s;
+    int32_t r;
+    if (g == 0)
+        return 0;
+    r = old - ((g * w + half) >> lr_shift);
+    if ((uint32_t)(r + 32768) > 65535u)
+        r = r < 0 ? -32768 : 32767;
+    if (r == old)
+        return 0;
+    *s = (int16_t)r;
+    *ko = (uint32_t)(old + 32768);
+    *kn = (uint32_t)(r + 32768);
+    return 1;
+}
+
+/* A score moved from key ko to kn: its counts (lo inside the threshold bin, in_bin,
+ * above). */
+static inline void move_counts(priot_mask_t *m, uint32_t ko, uint32_t kn)
+{
+    const uint32_t bo = ko >> 8, bn = kn >> 8, bin = m->bin;
+    if (bo == bin)
+        m->lo[ko & 255u]--;
+    if (bn == bin)
+        m->lo[kn & 255u]++;
+    if (bo != bn) {
+        m->in_bin += (uint32_t)(bn == bin) - (uint32_t)(bo == bin);
+        m->above += (uint32_t)(bn > bin) - (uint32_t)(bo > bin);
+    }
+}
+
+PRIOT_HOT void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *idx,
+                                         uint32_t row_begin, uint32_t row_end, int16_t *s,
+                                         const int8_t *w, const int16_t *gq, uint32_t lr_shift,
+                                         priot_mask_t *m)
+{
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t i = *idx, jj = *j, ko, kn;
+    while (i < row_end) {
+        if (score_step(s + jj, gq[i - row_begin], w[i], half, lr_shift, &ko, &kn))
+            move_counts(m, ko, kn);
+        i = ++jj < it->k ? priot_subset_next(it) : 0xFFFFFFFFu;
+    }
+    *idx = i;
+    *j = jj;
+}
+
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+/* score_update_mask_m0.S: this function in Thumb-1 assembly (the C below is its spec and
+ * the host build's code). It reads the struct at fixed offsets: */
+typedef char priot_mask_layout_check[(offsetof(priot_mask_t, bin) == 8 &&
+                                      offsetof(priot_mask_t, win_lo) == 12 &&
+                                      offsetof(priot_mask_t, win_span) == 16 &&
+                                      offsetof(priot_mask_t, dirty) == 26 &&
+                                      offsetof(priot_mask_t, has_win) == 32 &&
+                                      offsetof(priot_mask_t, above) == 36 &&
+                                      offsetof(priot_mask_t, in_bin) == 40 &&
+                                      offsetof(priot_mask_t, lo) == 44 &&
+                                      offsetof(priot_mask_t, in_win) == 1068)
+                                         ? 1
+                                         : -1];
+void priot_score_update_mask_m0(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                                uint32_t lr_shift, priot_mask_t *m, uint32_t first,
+                                int8_t *w_eff);
+
+void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
+                             uint32_t lr_shift, priot_mask_t *m, uint32_t first, int8_t *w_eff)
+{
+    priot_score_update_mask_m0(s, w, gq, n, lr_shift, m, first, w_eff);
+}
+#else
+PRIOT_HOT void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq,
+                                       uint32_t n, uint32_t lr_shift, priot_mask_t *m,
+                                       uint32_t first, int8_t *w_eff)
+{
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    uint32_t *const bits = m->has_win ? m->in_win : (uint32_t *)0;
+    const uint32_t wlo = m->win_lo, span = m->win_span;
+    uint32_t j, ko, kn;
+    for (j = 0; j < n; j++) {
+        if (!score_step(s + j, gq[j], w[j], half, lr_shift, &ko, &kn))
+            continue;
+        move_counts(m, ko, kn);
+        if (bits) {
+            const uint32_t in_o = ko - wlo <= span, in_n = kn - wlo <= span;
+            const uint32_t i = first + j;
+            if (in_n) {   /* w_eff at the refresh */
+                bits[i >> 5] |= 1u << (i & 31u);
+                m->dirty = 1;
+            } else if (in_o || (ko > wlo) != (kn > wlo)) {
+                if (in_o) {
+                    bits[i >> 5] &= ~(1u << (i & 31u));
+                    m->dirty = 1;
+                }
+                w_eff[j] = kn > wlo ? w[j] : 0;
+            }
+        }
+    }
+}
+#endif /* PRIOT_ASM_M0 */
+#endif

@@ -109,6 +109,10 @@ _SIGNATURES = {
     "priot_topk_threshold": (None, [_P, _U32, _U32, _P, _P, _P]),
     "priot_topk_mask": (_U32, [_P, _P, _U32, _U32, _P, _P]),
     "priot_topk_threshold_hint": (None, [_P, _U32, _U32, _P, _P, _P, _P]),
+    "priot_mask_bytes": (_U32, [_U32, C.c_int]),
+    "priot_mask_init": (None, [_P, _P, _U32, _U32, _P, _P]),
+    "priot_mask_refresh": (None, [_P, _P, _P, _P]),
+    "priot_score_update_mask": (None, [_P, _P, _P, _U32, _U32, _P, _U32, _P]),
     "priot_crc32": (_U32, [_U32, _P, _U32]),
     "priot_status_str": (C.c_char_p, [C.c_int]),
 }
@@ -644,6 +648,57 @@ def topk_mask(scores, keep_permille: int, w=None) -> np.ndarray:
     hist = np.zeros(256, dtype=np.uint32)
     load().priot_topk_mask(_ptr(s), _ptr(ww), s.size, keep_permille, _ptr(hist), _ptr(out))
     return out.astype(bool) if w is None else out
+
+
+class _MaskHead(C.Structure):
+    """The fixed part of priot_mask_t (prune.h)."""
+    _fields_ = [(n, C.c_uint32) for n in ("n", "k", "bin", "win_lo", "win_span", "budget")] + [
+        ("thr", C.c_int16), ("dirty", C.c_uint16), ("eq", C.c_uint32), ("has_win", C.c_uint32),
+        ("above", C.c_uint32), ("in_bin", C.c_uint32), ("lo", C.c_uint32 * 256)]
+
+
+class IncrementalMask:
+    """One layer's incremental top-k mask (prune.h priot_mask_t) over the int16 array
+    ``scores`` (updated in place by :meth:`update`). With ``w`` it keeps ``w_eff`` (PRIOT);
+    without, only the threshold (PRIOT-S)."""
+
+    def __init__(self, scores: np.ndarray, k: int, w=None):
+        lib = load()
+        self.scores = scores
+        self.n = scores.size
+        self.w = None if w is None else _buf(w, np.int8).reshape(-1)
+        self.w_eff = None if w is None else np.zeros(self.n, dtype=np.int8)
+        nbytes = lib.priot_mask_bytes(self.n, int(w is not None))
+        if lib.priot_mask_bytes(0, 0) != C.sizeof(_MaskHead):
+            raise RuntimeError("priot_mask_t layout differs from native._MaskHead")
+        self._mem = np.zeros(-(-nbytes // 4), dtype=np.uint32)
+        self._head = _MaskHead.from_address(self._mem.ctypes.data)
+        lib.priot_mask_init(_ptr(self._mem), _ptr(scores), self.n, k,
+                            None if w is None else _ptr(self.w),
+                            None if w is None else _ptr(self.w_eff))
+
+    def update(self, first: int, gq, w, lr_shift: int) -> None:
+        """priot_score_update_mask on scores[first:first + len(gq)] (w: their weights)."""
+        g, ww = _buf(gq, np.int16).reshape(-1), _buf(w, np.int8).reshape(-1)
+        s = self.scores.reshape(-1)[first:]
+        load().priot_score_update_mask(_ptr(s), _ptr(ww), _ptr(g), g.size, lr_shift,
+                                       _ptr(self._mem), first,
+                                       None if self.w_eff is None else _ptr(self.w_eff[first:]))
+
+    def refresh(self) -> None:
+        load().priot_mask_refresh(_ptr(self._mem), _ptr(self.scores),
+                                  None if self.w is None else _ptr(self.w),
+                                  None if self.w_eff is None else _ptr(self.w_eff))
+
+    @property
+    def threshold(self) -> tuple[int, int]:
+        return self._head.thr, self._head.eq
+
+    @property
+    def state(self) -> dict:
+        h = self._head
+        return {"bin": h.bin, "win_lo": h.win_lo, "win_span": h.win_span, "above": h.above,
+                "in_bin": h.in_bin, "lo": np.array(h.lo)}
 
 
 def crc32(data: bytes, crc: int = 0) -> int:

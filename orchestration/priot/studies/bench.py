@@ -33,6 +33,12 @@ MAC_KERNELS = ("conv3x3_forward", "conv3x3_error_backward", "conv3x3_score_grad"
                "fc_forward", "fc_error_backward", "fc_score_grad",
                "niti_conv3x3_acc32", "niti_conv3x3_error_acc32", "niti_conv3x3_grad32",
                "niti_fc_acc32", "niti_fc_error_acc32", "niti_fc_grad32")
+# CMSIS-NN's portable C path (no DSP extension: the M0+ has none) on a 3x3 int8 conv in
+# this emulator, as docs/performance.md quotes it ("about 12 cycles/MAC"); not re-measured
+# by this bench (the repository holds no CMSIS code), so the "vs CMSIS-NN" figures are
+# ratios to that quoted number, for the conv and fc forward rows.
+CMSIS_NN_CYCLES_PER_MAC = 12.0
+CMSIS_KERNELS = ("conv3x3_forward", "fc_forward")
 RESULT_PATH = RESULTS_DIR / "bench" / "bench.json"
 
 
@@ -73,6 +79,8 @@ def kernel_table(rows: list[dict]) -> list[dict]:
         e["is_mac"] = e["kernel"] in MAC_KERNELS
         e["opt_vs_floor"] = (e["opt_per_mac"] / FLOOR_CYCLES_PER_MAC
                              if e["is_mac"] and opt is not None else None)
+        e["opt_vs_cmsis"] = (e["opt_per_mac"] / CMSIS_NN_CYCLES_PER_MAC
+                             if e["kernel"] in CMSIS_KERNELS and opt is not None else None)
         out.append(e)
     return out
 
@@ -167,6 +175,18 @@ def methods() -> tuple[str, ...]:
     return tuple(METHODS)
 
 
+def step_ratios(steps: list[dict]) -> dict:
+    """Optimised training step of PRIOT and PRIOT-S over NITI's and static-scale SGD's, and
+    NITI over static SGD, from the steps of one run ({"priot/niti": 0.48, ...})."""
+    opt = {s["method"]: s["cycles_per_sample"] for s in steps if s["kernels"] == "opt"}
+    out = {}
+    for a, b in (("priot", "niti"), ("priot", "static-sgd"), ("priot-s", "niti"),
+                 ("priot-s", "static-sgd"), ("niti", "static-sgd")):
+        if a in opt and b in opt:
+            out[f"{a}/{b}"] = opt[a] / opt[b]
+    return out
+
+
 def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_PATH,
         log=_log) -> dict:
     build_dir = Path(build_dir or DEFAULT_BUILD)
@@ -174,12 +194,16 @@ def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_P
     kernels = run_kernels(build_dir, log=log)
     n_train, n_test = (5, 5) if quick else (20, 10)
     steps = []
-    for method in (("priot",) if quick else methods()):
-        for ref in (True, False):
+    for method in methods():   # --quick: the reference image for PRIOT only
+        for ref in ((True, False) if not quick or method == "priot" else (False,)):
             steps.append(whole_step(method, ref, n_train, n_test, build_dir, log=log))
+    ratios = step_ratios(steps)
+    if ratios:
+        log("optimised step ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     host = host_speed(100 if quick else 500, log=log)
     result = {"floor_cycles_per_mac": FLOOR_CYCLES_PER_MAC, "kernels": kernels,
-              "steps": steps, "host": host, "quick": quick,
+              "steps": steps, "step_ratios": ratios,
+              "cmsis_nn_cycles_per_mac": CMSIS_NN_CYCLES_PER_MAC, "host": host, "quick": quick,
               "revision": results.git_revision(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "wall_s": time.perf_counter() - t0}
@@ -225,6 +249,18 @@ def format_table(result: dict) -> str:
                 same = r["scores_crc"] == o["scores_crc"]
                 lines.append(f"  {m}: x{r['cycles_per_sample'] / o['cycles_per_sample']:.2f} "
                              f"per training step, same scores: {'yes' if same else 'NO'}")
+        ratios = step_ratios(steps)
+        if ratios:
+            lines += ["", "Optimised training step, one run: " + ", ".join(
+                f"{k.upper().replace('STATIC-SGD', 'static-SGD')} {v:.2f}"
+                for k, v in ratios.items())]
+    cm = [e for e in result["kernels"] if e.get("opt_vs_cmsis") is not None]
+    if cm:
+        lines += ["", f"Forward kernels vs CMSIS-NN's portable C (~{CMSIS_NN_CYCLES_PER_MAC:g} "
+                      "cycles/MAC in this emulator, the figure docs/performance.md quotes; "
+                      "not re-measured): " + ", ".join(
+                          f"{e['kernel']} {e['shape']} {e['opt_per_mac']:.2f} c/MAC = "
+                          f"{e['opt_vs_cmsis']:.2f}x" for e in cm)]
     h = result.get("host")
     if h:
         lines += ["", f"Host build: {h['train_samples_per_s']:,.0f} training samples/s, "

@@ -4,7 +4,8 @@
  * Arena contents: the training method's state first (PRIOT: scores, int16 per edge, and
  * w_eff, int8 per edge; see src/engine_method.h for the others), then the network input,
  * each layer's y (pre-pool) and pooled output, two error buffers, an int32 accumulator
- * plane, one row of score gradients (int16) and the 256-word mask histogram. Weights and
+ * plane, one row of score gradients (int16) and each layer's incremental mask state
+ * (priot_mask_t: its threshold counts, PRIOT: + one bit per edge). Weights and
  * biases stay in the model blob (flash on the device).
  *
  * The engine knows no method: the session's method table (cfg.method -> src/methods.c)
@@ -18,6 +19,7 @@
 #define PRIOT_ENGINE_H
 #include <stdint.h>
 #include "priot/arith.h"
+#include "priot/prune.h"
 #include "priot/status.h"
 #include "priot/types.h"
 
@@ -75,10 +77,11 @@ typedef struct {
     int8_t *err[2];                   /* error ping-pong buffers, err_cap bytes each */
     priot_acc_t *acc;                 /* accumulator plane */
     int16_t *grad;                    /* one row of score gradients */
-    uint32_t *hist;                   /* 256-bin histogram */
     priot_acc_t *wide;                /* NITI: a whole tensor's int32 accumulators */
     int32_t x_exp[PRIOT_MAX_LAYERS + 1];  /* NITI: x[l]'s exponent minus its static one */
-    uint32_t mask_hint[PRIOT_MAX_LAYERS]; /* bin of each layer's last mask threshold */
+    /* each layer's incremental mask state (prune.h: threshold and its counts; PRIOT also
+     * a bitmap of the edges near the threshold); NULL for the weight-training methods */
+    priot_mask_t *mask[PRIOT_MAX_LAYERS];
     /* PRIOT-S keeps no per-layer masked copies: w_eff[l] all point at one buffer of the
      * largest layer, filled for one layer at a time from the flash weights and the
      * layer's threshold (priot_session_layer_weights). */
