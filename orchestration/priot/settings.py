@@ -120,10 +120,16 @@ class RunSettings:
         for name in _BLOB_KNOBS:   # e.g. score_permille: 0 unless the method reads it
             if FIELDS[name].blob_zero_unless_read and name not in method.knobs:
                 knobs[name] = 0
-        rounding = self.rounding or method.grad_rounding
+        rounding = self.grad_rounding
         return RunConfig(**knobs, score_init=SCORE_INITS[self.score_init], method=method.code,
                          progress_every=progress_every,
                          grad_rounding=GRAD_ROUNDINGS[rounding] if rounding else 0)
+
+    @property
+    def grad_rounding(self) -> str | None:
+        """The weight-gradient rounding the run uses: --rounding, else the method's own
+        (None: the method trains no weights)."""
+        return self.rounding or METHODS[self.method].grad_rounding
 
     def describe(self) -> dict:
         d = asdict(self)
