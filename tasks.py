@@ -29,7 +29,8 @@ from priot.studies import experiment as ex
 ROOT = Path(__file__).resolve().parent
 # the options of the run tasks; help and defaults come from the package (priot.settings)
 RUN_OPTIONS = ("angle", "n_train", "n_test", "method", "score_permille", "keep_permille",
-               "lr_shift", "score_init", "epochs", "seed", "data_dir", "model", "width")
+               "lr_shift", "score_init", "rounding", "epochs", "seed", "data_dir", "model",
+               "width")
 EMULATOR_OPTIONS = ("backend", "timeout")
 
 from priot import interrupt  # noqa: E402
@@ -56,8 +57,9 @@ def _fail(exc: Exception) -> None:
     *RUN_OPTIONS, *EMULATOR_OPTIONS,
     rerun="emulate again even if a stored run has the same firmware image and blobs"))
 def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
-            keep_permille=None, lr_shift=None, score_init=None, epochs=None, seed=None,
-            data_dir=None, model=None, width=None, backend=None, timeout=None, rerun=False):
+            keep_permille=None, lr_shift=None, score_init=None, rounding=None, epochs=None,
+            seed=None, data_dir=None, model=None, width=None, backend=None, timeout=None,
+            rerun=False):
     """Run PRIOT end to end in the emulator and print the report."""
     from priot import pipeline
 
@@ -70,8 +72,8 @@ def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permill
 
 @task(auto_shortflags=False, help=_help(*RUN_OPTIONS))
 def host_run(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
-             keep_permille=None, lr_shift=None, score_init=None, epochs=None, seed=None,
-             data_dir=None, model=None, width=None):
+             keep_permille=None, lr_shift=None, score_init=None, rounding=None, epochs=None,
+             seed=None, data_dir=None, model=None, width=None):
     """Run the same PRIOT session on the host build of the C library."""
     from priot import pipeline
 
@@ -172,12 +174,12 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
 
 
 @task(auto_shortflags=False, help=_help(
-    "n_train", "n_test", "method", "score_permille", "keep_permille", "lr_shift", "angle",
-    port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
+    "n_train", "n_test", "method", "score_permille", "keep_permille", "lr_shift", "rounding",
+    "angle", port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
     drive="mounted RPI-RP2 drive (default: found automatically)",
     timeout=f"seconds to wait for the DONE line (default: {hw.BOARD_TIMEOUT_S:g})"))
 def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,
-           keep_permille=None, lr_shift=None, angle=None, timeout=None):
+           keep_permille=None, lr_shift=None, rounding=None, angle=None, timeout=None):
     """Flash firmware + blobs to a real Pico (UF2) and read its report from UART0."""
     from priot import pipeline
 

@@ -197,11 +197,12 @@ def _dataset_label(split):
 
 def _config_raw(**over):
     vals = dict(seed=1, keep=700, lr=8, init=0, init_shift=6, method=0, epochs=1,
-                tr=0, te=0, prog=0, score_permille=0)
+                tr=0, te=0, prog=0, score_permille=0, grad_rounding=0)
     vals.update(over)
-    body = struct.pack("<IHBBBBHIIIHHI", vals["seed"], vals["keep"], vals["lr"], vals["init"],
+    body = struct.pack("<IHBBBBHIIIHBBI", vals["seed"], vals["keep"], vals["lr"], vals["init"],
                        vals["init_shift"], vals["method"], vals["epochs"], vals["tr"],
-                       vals["te"], vals["prog"], vals["score_permille"], 0, 0)
+                       vals["te"], vals["prog"], vals["score_permille"],
+                       vals["grad_rounding"], 0, 0)
     return B.frame(B.CONFIG_MAGIC, body)
 
 
@@ -303,6 +304,10 @@ CASES = [
     ("config-priot-with-fraction", "config", lambda: _config_raw(score_permille=100),
      "score_permille", 73, "score_permille"),
     ("config-epochs", "config", lambda: _config_raw(epochs=1001), "epochs", 72, "epochs"),
+    ("config-priot-with-rounding", "config", lambda: _config_raw(grad_rounding=1),
+     "grad_rounding", 74, "grad_rounding"),
+    ("config-niti-rounding-2", "config", lambda: _config_raw(method=3, grad_rounding=2),
+     "grad_rounding", 74, "grad_rounding"),
 ]
 
 DECODE = {"model": B.decode_model, "dataset": B.decode_dataset, "config": B.decode_config}

@@ -10,7 +10,7 @@ from priot.settings import RunSettings, SettingsError
 # bytes of each config-blob field (blob._CONFIG): values outside cannot be encoded
 WIDTH = {"seed": 32, "keep_permille": 16, "lr_shift": 8, "score_init": 8, "init_shift": 8,
          "method": 8, "epochs": 16, "train_limit": 32, "test_limit": 32,
-         "progress_every": 32, "score_permille": 16}
+         "progress_every": 32, "score_permille": 16, "grad_rounding": 8}
 assert set(WIDTH) == set(config_table.BLOB_FIELDS)
 
 
@@ -85,3 +85,35 @@ def test_score_permille_is_zero_in_blobs_of_methods_that_do_not_read_it():
         assert cfg.score_permille == (250 if "score_permille" in m.knobs else 0)
     with pytest.raises(blob.BlobError, match="must be 0 for priot"):
         blob.RunConfig(method=methods.PRIOT.code, score_permille=100).validate()
+
+
+def test_grad_rounding_defaults_per_method_and_is_zero_for_the_scoring_methods():
+    codes = methods.GRAD_ROUNDINGS
+    assert RunSettings(method="niti").run_config().grad_rounding == codes["pseudo-stochastic"]
+    assert RunSettings(method="static-sgd").run_config().grad_rounding == codes["half-up"]
+    for name in ("half-up", "pseudo-stochastic"):
+        for m in ("niti", "static-sgd"):
+            cfg = RunSettings(method=m, rounding=name).run_config()
+            assert cfg.grad_rounding == codes[name]
+            assert blob.decode_config(blob.encode_config(cfg)).grad_rounding == codes[name]
+    for m in ("priot", "priot-s"):
+        assert RunSettings(method=m).run_config().grad_rounding == 0
+        with pytest.raises(SettingsError, match="applies to static-sgd, niti"):
+            RunSettings(method=m, rounding="half-up").validate()
+        with pytest.raises(blob.BlobError, match=f"must be 0 for {m}"):
+            blob.RunConfig(method=methods.METHODS[m].code, grad_rounding=1,
+                           score_permille=100 * (m == "priot-s")).validate()
+    with pytest.raises(SettingsError, match="'stochastic': use one of half-up, "
+                                            "pseudo-stochastic"):
+        RunSettings(method="niti", rounding="stochastic").validate()
+
+
+def test_the_byte_after_grad_rounding_stays_reserved():
+    """grad_rounding is payload byte 26 (after score_permille); byte 27 stays reserved and
+    a blob written before the field (0 there) rounds half up."""
+    cfg = blob.RunConfig(method=methods.NITI.code, grad_rounding=1)
+    payload = blob.unframe(blob.encode_config(cfg), blob.CONFIG_MAGIC, "config")
+    assert payload[26] == 1 and payload[27:] == bytes(5)
+    old = blob.encode_config(blob.RunConfig(method=methods.NITI.code))
+    assert blob.unframe(old, blob.CONFIG_MAGIC, "config")[26] == 0
+    assert blob.decode_config(old).grad_rounding == methods.GRAD_ROUNDINGS["half-up"]

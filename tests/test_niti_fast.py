@@ -217,7 +217,8 @@ def test_requant(n, kind):
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("kind", KINDS32)
-def test_weight_update(n, kind):
+@pytest.mark.parametrize("rounding", [0, 1], ids=["half-up", "pseudo-stochastic"])
+def test_weight_update(n, kind, rounding):
     rng = np.random.default_rng(n + 2)
     g = int32s(rng, n, kind).astype(np.int64)
     for wkind in ("random", "max", "min"):
@@ -226,11 +227,13 @@ def test_weight_update(n, kind):
             # the engine's shift: the gradient brought into `bits` magnitude bits, so
             # w - round_shift(g, shift) never overflows int32
             shift = R.dyn_shift(int(np.abs(g).max()), bits)
-            opt, ref = both(N.niti_weight_update, w, g.astype(np.int32), shift)
+            opt, ref = both(N.niti_weight_update, w, g.astype(np.int32), shift, rounding)
             assert np.array_equal(opt, ref)
-            assert np.array_equal(opt, R.sat8(w.astype(np.int64) - R.round_shift(g, shift)))
-        for shift in (0, 1, 5, 24, 31):
+            assert np.array_equal(opt, R.sat8(w.astype(np.int64)
+                                              - R.gradient_shift(g, shift, rounding)))
+        for shift in range(32):
             gg = np.clip(g, -2**30, 2**30) if shift == 0 else g
-            opt, ref = both(N.niti_weight_update, w, gg.astype(np.int32), shift)
+            opt, ref = both(N.niti_weight_update, w, gg.astype(np.int32), shift, rounding)
             assert np.array_equal(opt, ref)
-            assert np.array_equal(opt, R.sat8(w.astype(np.int64) - R.round_shift(gg, shift)))
+            assert np.array_equal(opt, R.sat8(w.astype(np.int64)
+                                              - R.gradient_shift(gg, shift, rounding)))

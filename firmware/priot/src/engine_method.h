@@ -33,6 +33,8 @@ struct priot_method_ops {
     uint8_t lr_shift_max;            /* lr_shift must be 0..lr_shift_max */
     uint16_t score_permille_min, score_permille_max;   /* 0..0 unless the method scores
                                                           a subset */
+    uint8_t grad_rounding_max;       /* grad_rounding must be 0..grad_rounding_max (0:
+                                        the method does not train weights) */
     /* Carve the method's state from the arena: s->scores / n_scored (the scores it
      * trains, none for the weight-training methods), s->w_eff (the weights layers
      * compute with) and any scratch of its own. Runs before the shared buffers. */

@@ -73,11 +73,15 @@ static void logits_to_static(const int8_t *z, uint32_t n, int32_t d, int8_t *out
     }
 }
 
-/* One NITI step: like static SGD, but with the dynamic shifts. */
+/* One NITI step: like static SGD, but with the dynamic shifts; the weight gradients
+ * rounded as configured (NITI's own: pseudo-stochastic). */
 static void niti_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
 {
     const priot_model_t *m = s->model;
     priot_train_stats_t *st = &s->stats;
+    void (*const update)(int8_t *, const priot_acc_t *, uint32_t, uint32_t) =
+        s->cfg.grad_rounding == PRIOT_ROUND_PSEUDO_STOCHASTIC ? priot_weight_update32_psto
+                                                              : priot_weight_update32;
     uint64_t mark = priot_now(s);
     uint32_t cur = 0, l;
 
@@ -117,7 +121,7 @@ static void niti_train_step(priot_session_t *s, const uint8_t *image, uint32_t l
         priot_charge(s, &st->scale, &mark);
         for (o = 0; o < L->out.c; o++)
             if (!priot_row_silent(L, e, o))
-                priot_weight_update32(s->w_eff[l] + o * row, s->wide + o * row, row, shift);
+                update(s->w_eff[l] + o * row, s->wide + o * row, row, shift);
         priot_charge(s, &st->update, &mark);
         if (l > 0)
             cur ^= 1u;
@@ -129,6 +133,7 @@ const priot_method_ops_t priot_method_niti = {
     .lr_shift_max = 15u,   /* lr_shift holds NITI's update bits */
     .score_permille_min = 0u,
     .score_permille_max = 0u,
+    .grad_rounding_max = PRIOT_ROUND_PSEUDO_STOCHASTIC,
     .layout = niti_layout,
     .init = priot_weights_init,
     .train_step = niti_train_step,

@@ -40,12 +40,14 @@ uint32_t priot_weights_crc(const priot_session_t *s)
     return crc;
 }
 
-/* w = sat8(w - round_shift(gq, lr_shift)) over the row's weights. */
+/* w = sat8(w - round(gq / 2^lr_shift)) over the row's weights, rounded as configured. */
 static void update_row_weights(priot_session_t *s, uint32_t l, uint32_t o, void *ctx)
 {
     const uint32_t row = s->model->layers[l].row_edges;
     (void)ctx;
-    priot_weight_update(s->w_eff[l] + o * row, s->grad, row, s->cfg.lr_shift);
+    (s->cfg.grad_rounding == PRIOT_ROUND_PSEUDO_STOCHASTIC ? priot_weight_update_psto
+                                                           : priot_weight_update)(
+        s->w_eff[l] + o * row, s->grad, row, s->cfg.lr_shift);
 }
 
 static void sgd_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
@@ -57,6 +59,7 @@ const priot_method_ops_t priot_method_static_sgd = {
     .lr_shift_max = 31u,
     .score_permille_min = 0u,
     .score_permille_max = 0u,
+    .grad_rounding_max = PRIOT_ROUND_PSEUDO_STOCHASTIC,
     .layout = priot_weights_layout,
     .init = priot_weights_init,
     .train_step = sgd_train_step,

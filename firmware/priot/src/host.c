@@ -378,9 +378,11 @@ void priot_host_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uin
     KERNEL(priot_score_update)(s, w, gq, n, lr_shift);
 }
 
-void priot_host_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
+void priot_host_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift,
+                              uint32_t rounding)
 {
-    KERNEL(priot_weight_update)(w, gq, n, lr_shift);
+    (rounding == PRIOT_ROUND_PSEUDO_STOCHASTIC ? KERNEL(priot_weight_update_psto)
+                                               : KERNEL(priot_weight_update))(w, gq, n, lr_shift);
 }
 
 /* Score gradient of output channels o_begin..o_end-1 only (conv: type 1, fc: type 2). */
@@ -459,7 +461,9 @@ void priot_host_niti_requant(const uint32_t *a, uint32_t n, uint32_t shift, int3
     KERNEL(priot_requant32)(a, n, shift, relu, y);
 }
 
-void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift)
+void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift,
+                                   uint32_t rounding)
 {
-    KERNEL(priot_weight_update32)(w, g, n, shift);
+    (rounding == PRIOT_ROUND_PSEUDO_STOCHASTIC ? KERNEL(priot_weight_update32_psto)
+                                               : KERNEL(priot_weight_update32))(w, g, n, shift);
 }

@@ -122,6 +122,11 @@ void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_s
     priot_weight_update_ref(w, gq, n, lr_shift);
 }
 
+void priot_weight_update_psto(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift)
+{
+    priot_weight_update_psto_ref(w, gq, n, lr_shift);
+}
+
 #else /* the optimised kernels */
 
 /* plane9_add (one pass per kernel row, inputs rolling through registers), requant_plane,
@@ -298,6 +303,19 @@ PRIOT_HOT void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uin
     uint32_t j;
     for (j = 0; j < n; j++) {
         int32_t r = (int32_t)w[j] - (((int32_t)gq[j] + half) >> lr_shift);
+        if ((uint32_t)(r + 128) > 255u)
+            r = r < 0 ? -128 : 127;
+        w[j] = (int8_t)r;
+    }
+}
+
+/* As priot_weight_update with psto_shift (arith.h; its masks are loop-invariant). */
+PRIOT_HOT void priot_weight_update_psto(int8_t *w, const int16_t *gq, uint32_t n,
+                                        uint32_t lr_shift)
+{
+    uint32_t j;
+    for (j = 0; j < n; j++) {
+        int32_t r = (int32_t)w[j] - priot_psto_shift(gq[j], lr_shift);
         if ((uint32_t)(r + 128) > 255u)
             r = r < 0 ? -128 : 127;
         w[j] = (int8_t)r;

@@ -217,3 +217,12 @@ PRIOT_HOT void priot_weight_update_ref(int8_t *w, const int16_t *gq, uint32_t n,
     }
 }
 
+PRIOT_HOT void priot_weight_update_psto_ref(int8_t *w, const int16_t *gq, uint32_t n,
+                                            uint32_t lr_shift)
+{
+    while (n--) {
+        int32_t v = (int32_t)*w - priot_psto_shift((int32_t)*gq++, lr_shift);
+        *w++ = (int8_t)priot_sat8(v);
+    }
+}
+

@@ -62,6 +62,11 @@ void priot_weight_update32(int8_t *w, const priot_acc_t *g, uint32_t n, uint32_t
     priot_weight_update32_ref(w, g, n, shift);
 }
 
+void priot_weight_update32_psto(int8_t *w, const priot_acc_t *g, uint32_t n, uint32_t shift)
+{
+    priot_weight_update32_psto_ref(w, g, n, shift);
+}
+
 #else /* the optimised kernels */
 
 /* plane9_add (one pass per kernel row, inputs rolling through registers), requant_plane,
@@ -218,6 +223,20 @@ PRIOT_HOT void priot_weight_update32(int8_t *w, const priot_acc_t *g, uint32_t n
     while (n--) {
         const int32_t v = (int32_t)*g++;
         const int32_t r = (v >> shift) + ((v >> s1) & bit);
+        int32_t u = (int32_t)((uint32_t)(int32_t)*w - (uint32_t)r);
+        if ((uint32_t)u + 128u > 255u)
+            u = u < 0 ? -128 : 127;
+        *w++ = (int8_t)u;
+    }
+}
+
+/* w = sat8(w - psto_shift(g, shift)): psto_shift's masks are loop-invariant (hoisted by
+ * the compiler), the saturation as above. */
+PRIOT_HOT void priot_weight_update32_psto(int8_t *w, const priot_acc_t *g, uint32_t n,
+                                          uint32_t shift)
+{
+    while (n--) {
+        const int32_t r = priot_psto_shift((int32_t)*g++, shift);
         int32_t u = (int32_t)((uint32_t)(int32_t)*w - (uint32_t)r);
         if ((uint32_t)u + 128u > 255u)
             u = u < 0 ? -128 : 127;

@@ -154,3 +154,12 @@ PRIOT_HOT void priot_weight_update32_ref(int8_t *w, const priot_acc_t *g, uint32
         *w++ = (int8_t)priot_sat8(v);
     }
 }
+
+PRIOT_HOT void priot_weight_update32_psto_ref(int8_t *w, const priot_acc_t *g, uint32_t n,
+                                              uint32_t shift)
+{
+    while (n--) {
+        const int32_t v = (int32_t)*w - priot_psto_shift(priot_acc_value(*g++), shift);
+        *w++ = (int8_t)priot_sat8(v);
+    }
+}

@@ -60,6 +60,7 @@ const char *priot_status_str(int code)
     case PRIOT_E_CONFIG_METHOD: return "config_method_unknown";
     case PRIOT_E_CONFIG_EPOCHS: return "config_epochs_above_1000";
     case PRIOT_E_CONFIG_SCORE_PERMILLE: return "config_score_permille_invalid_for_method";
+    case PRIOT_E_CONFIG_GRAD_ROUNDING: return "config_grad_rounding_invalid_for_method";
     }
     return "unknown_error";
 }

@@ -5,7 +5,7 @@ the config blob (priot.blob: what an encoded config may hold). The blob ranges a
 ones the C parser accepts (firmware/priot/src/blob.c); tests/test_config_table.py checks
 every boundary against the host build. Methods narrow some ranges (priot.methods:
 NITI's lr_shift holds its update bits, 0..15), and a knob only some methods read
-(``score_permille``) must be 0 in the blob of every other method.
+(``score_permille``, ``grad_rounding``) must be 0 in the blob of every other method.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral
 
-from .methods import METHODS, Method, by_code
+from .methods import GRAD_ROUNDINGS, METHODS, Method, by_code
 
 U32_MAX = 0xFFFFFFFF
 SCORE_INITS = {"magnitude": 0, "uniform": 1}
@@ -48,6 +48,9 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("test_limit", 0, U32_MAX, 0, "test samples used (0: all of the dataset blob)"),
     Field("progress_every", 0, U32_MAX, 0, "a PROGRESS line every N samples (0: none)"),
     Field("score_permille", 1, 1000, 100, "PRIOT-S: scored edges per layer, per mille",
+          blob_zero_unless_read=True),
+    Field("grad_rounding", 0, max(GRAD_ROUNDINGS.values()), None,
+          "weight-gradient rounding of static-sgd and niti: " + " or ".join(GRAD_ROUNDINGS),
           blob_zero_unless_read=True),
     Field("n_train", 1, 100000, 500, "on-device training samples", in_blob=False),
     Field("n_test", 1, 100000, 300, "rotated test samples evaluated on the device",

@@ -19,6 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
+# how the weight-training methods round their weight-gradient shift (the config's
+# grad_rounding; docs/SEMANTICS.md "Gradient rounding")
+GRAD_ROUNDINGS = {"half-up": 0, "pseudo-stochastic": 1}
+
+
 def subset_size(n: int, score_permille: int) -> int:
     """PRIOT-S: the scored edges of an n-edge layer, k = max(1, floor(n p / 1000),
     ceil(n / 65536)), at most n."""
@@ -50,6 +55,8 @@ class Method:
     # knobs whose range is narrower for this method: name -> (lo, hi, why)
     limits: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     other_state: str = ""         # session state beyond the per-edge state, if any
+    # the weight-gradient rounding (GRAD_ROUNDINGS) of a method that reads grad_rounding
+    grad_rounding: str | None = None
 
 
 PRIOT = Method("priot", 0, "PRIOT", "every edge scored, top-k edges kept",
@@ -59,17 +66,20 @@ PRIOT_S = Method("priot-s", 1, "PRIOT-S", "a seeded subset of the edges scored, 
                  ("seed", "keep_permille", "lr_shift", "score_init", "init_shift",
                   "score_permille"), _subset_scored)
 STATIC_SGD = Method("static-sgd", 2, "static-scale SGD",
-                    "integer SGD on the weights with the static shifts", ("lr_shift",),
-                    _weights_in_ram)
+                    "integer SGD on the weights with the static shifts",
+                    ("lr_shift", "grad_rounding"), _weights_in_ram, grad_rounding="half-up")
 NITI = Method("niti", 3, "NITI", "integer SGD with per-step dynamic scales; --lr-shift "
-              "holds its update bits", ("lr_shift",), _weights_in_ram,
+              "holds its update bits", ("lr_shift", "grad_rounding"), _weights_in_ram,
               limits={"lr_shift": (0, 15, "NITI: the update bits; the largest weight change "
                                           "per step is about 2^bits")},
-              other_state="an int32 buffer of its largest tensor")
+              other_state="an int32 buffer of its largest tensor",
+              grad_rounding="pseudo-stochastic")
 
 METHODS: dict[str, Method] = {m.name: m for m in (PRIOT, PRIOT_S, STATIC_SGD, NITI)}
 BY_CODE: dict[int, Method] = {m.code: m for m in METHODS.values()}
 assert len(BY_CODE) == len(METHODS), "two methods share a blob code"
+assert all((m.grad_rounding is not None) == ("grad_rounding" in m.knobs)
+           for m in METHODS.values()), "a method reading grad_rounding needs its default"
 
 
 class UnknownMethod(ValueError):
@@ -131,11 +141,14 @@ _PRIOT_S_GRIDS = {"tiny_cnn": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6
                   "vgg11": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9]}}
 ARMS: dict[str, Arm] = {a.name: a for a in (   # table order
     Arm("frozen", "frozen int8 (no training)", FROZEN, {}),
+    # static SGD may take NITI's gradient rounding too: neither baseline lacks a choice
+    # the other has (NITI keeps its own, pseudo-stochastic)
     Arm("static-sgd", "static-scale SGD (int8 weights)", "static-sgd",
-        {"tiny_cnn": {"lr_shift": [7, 8, 9, 10, 11, 12]},
-         "vgg11": {"lr_shift": [8, 9, 10, 11, 12, 13]}}, integer_baseline=True),
-    Arm("niti", "NITI (dynamic scales)", "niti", _same_grid({"lr_shift": [0, 1, 2, 3, 4, 5]}),
+        {"tiny_cnn": {"grad_rounding": list(GRAD_ROUNDINGS), "lr_shift": [7, 8, 9, 10, 11, 12]},
+         "vgg11": {"grad_rounding": list(GRAD_ROUNDINGS), "lr_shift": [8, 9, 10, 11, 12, 13]}},
         integer_baseline=True),
+    Arm("niti", "NITI (dynamic scales)", "niti", _same_grid({"lr_shift": [0, 1, 2, 3, 4, 5]}),
+        {"grad_rounding": NITI.grad_rounding}, integer_baseline=True),
     Arm("priot", "PRIOT", "priot",
         {"tiny_cnn": {"keep_permille": [700, 900], "lr_shift": [4, 5, 6]},
          "vgg11": {"keep_permille": [700, 900], "lr_shift": [5, 7, 9]}}),

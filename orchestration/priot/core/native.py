@@ -91,7 +91,7 @@ _SIGNATURES = {
     "priot_host_use_ref_kernels": (None, [_I32]),
     "priot_host_score_grad_range": (None, [_U32] * 8 + [_P, _P, _P]),
     "priot_host_score_update": (None, [_P, _P, _P, _U32, _U32]),
-    "priot_host_weight_update": (None, [_P, _P, _U32, _U32]),
+    "priot_host_weight_update": (None, [_P, _P, _U32, _U32, _U32]),
     "priot_host_niti_conv_acc": (None, [_U32] * 4 + [_I32, _P, _P, _P, _P]),
     "priot_host_niti_fc_acc": (None, [_U32, _U32, _I32, _P, _P, _P, _P]),
     "priot_host_niti_conv_error_acc": (None, [_U32] * 4 + [_P, _P, _P]),
@@ -99,7 +99,7 @@ _SIGNATURES = {
     "priot_host_niti_grad": (None, [_U32] * 5 + [_P, _P, _P]),
     "priot_host_niti_max_abs": (_U32, [_P, _U32]),
     "priot_host_niti_requant": (None, [_P, _U32, _U32, _I32, _P]),
-    "priot_host_niti_weight_update": (None, [_P, _P, _U32, _U32]),
+    "priot_host_niti_weight_update": (None, [_P, _P, _U32, _U32, _U32]),
     "priot_relu_backward": (None, [_P, _P, _U32]),
     "priot_score_update": (None, [_P, _P, _P, _U32, _U32]),
     "priot_softmax_ce_error": (None, [_P, _U32, _U32, _P, _P]),
@@ -493,12 +493,13 @@ def score_update(scores, gq, w, lr_shift: int) -> np.ndarray:
     return s
 
 
-def weight_update(w, gq, lr_shift: int) -> np.ndarray:
-    """Static-scale SGD step on a copy of w: sat8(w - round_shift(gq, lr_shift))."""
+def weight_update(w, gq, lr_shift: int, rounding: int = 0) -> np.ndarray:
+    """Static-scale SGD step on a copy of w: sat8(w - round_shift(gq, lr_shift)), or
+    psto_shift with rounding 1."""
     w = _buf(w, np.int8).copy()
     g = _buf(gq, np.int16)
     assert w.size == g.size
-    load().priot_host_weight_update(_ptr(w), _ptr(g), w.size, lr_shift)
+    load().priot_host_weight_update(_ptr(w), _ptr(g), w.size, lr_shift, rounding)
     return w
 
 
@@ -576,12 +577,13 @@ def niti_requant(a, shift: int, relu: bool) -> np.ndarray:
     return y
 
 
-def niti_weight_update(w, g, shift: int) -> np.ndarray:
-    """sat8(w - round_shift(g, shift)) on a copy of w (g int32)."""
+def niti_weight_update(w, g, shift: int, rounding: int = 0) -> np.ndarray:
+    """sat8(w - round_shift(g, shift)), or psto_shift with rounding 1, on a copy of w
+    (g int32)."""
     w = _buf(w, np.int8).copy()
     g = np.ascontiguousarray(np.asarray(g, dtype=np.int32).reshape(-1)).view(np.uint32)
     assert w.size == g.size
-    load().priot_host_niti_weight_update(_ptr(w), _ptr(g), w.size, shift)
+    load().priot_host_niti_weight_update(_ptr(w), _ptr(g), w.size, shift, rounding)
     return w
 
 

@@ -43,6 +43,20 @@ static inline int32_t priot_round_shift(int32_t v, uint32_t s)
     return (v >> s) + ((v >> (s - 1)) & 1);
 }
 
+/* NITI's pseudo-stochastic rounding of v / 2^s, s in 0..31 (SEMANTICS.md "Gradient
+ * rounding"), in sign-magnitude: of the s bits the shift discards from |v|, the upper
+ * s - s/2 bits are the probability p, the lower s/2 bits (doubled when s is odd, so both
+ * have s - s/2 bits) the pseudo-random number r; |v| >> s rounds up by one when p > r.
+ * No random generator: deterministic. |INT32_MIN| is 2^31 (uint32). */
+static inline int32_t priot_psto_shift(int32_t v, uint32_t s)
+{
+    const uint32_t mag = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    const uint32_t k = s >> 1;
+    const uint32_t rem = mag & ((1u << s) - 1u);
+    const uint32_t q = (mag >> s) + ((rem >> k) > ((rem & ((1u << k) - 1u)) << (s & 1u)));
+    return v < 0 ? (int32_t)(0u - q) : (int32_t)q;
+}
+
 /* Layer output: sat8(round_shift(acc, shift)), then max(y, 0) if relu. */
 static inline int8_t priot_requant(int32_t acc, uint32_t shift, int relu)
 {

@@ -106,7 +106,8 @@ void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift
 void priot_host_use_ref_kernels(int32_t on);
 void priot_host_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                              uint32_t lr_shift);
-void priot_host_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift);
+void priot_host_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift,
+                              uint32_t rounding);   /* rounding: PRIOT_ROUND_* */
 
 void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,
                                  uint32_t out_c, uint32_t grad_shift, uint32_t o_begin,
@@ -129,6 +130,7 @@ void priot_host_niti_grad(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w, 
 uint32_t priot_host_niti_max_abs(const uint32_t *a, uint32_t n);
 void priot_host_niti_requant(const uint32_t *a, uint32_t n, uint32_t shift, int32_t relu,
                              int8_t *y);
-void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift);
+void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift,
+                                   uint32_t rounding);
 
 #endif

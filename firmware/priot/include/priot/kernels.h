@@ -60,6 +60,9 @@ void priot_fc_score_grad(const priot_layer_t *L, const int8_t *e_out, const int8
 /* Static-scale weight training (SEMANTICS.md "Static-scale SGD"):
  * w = sat8(w - round_shift(gq, lr_shift)) for n weights (the RAM copy). */
 void priot_weight_update(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift);
+/* The same with NITI's pseudo-stochastic rounding (SEMANTICS.md "Gradient rounding"):
+ * w = sat8(w - psto_shift(gq, lr_shift)). */
+void priot_weight_update_psto(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift);
 
 void priot_score_update(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                         uint32_t lr_shift);

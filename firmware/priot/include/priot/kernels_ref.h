@@ -26,5 +26,7 @@ void priot_fc_score_grad_ref(const priot_layer_t *L, const int8_t *e_out, const 
 void priot_score_update_ref(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                             uint32_t lr_shift);
 void priot_weight_update_ref(int8_t *w, const int16_t *gq, uint32_t n, uint32_t lr_shift);
+void priot_weight_update_psto_ref(int8_t *w, const int16_t *gq, uint32_t n,
+                                  uint32_t lr_shift);
 
 #endif

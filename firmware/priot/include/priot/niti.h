@@ -43,5 +43,7 @@ void priot_requant32(const priot_acc_t *a, uint32_t n, uint32_t shift, int relu,
 
 /* w = sat8(w - round_shift(g, shift)) for n weights. */
 void priot_weight_update32(int8_t *w, const priot_acc_t *g, uint32_t n, uint32_t shift);
+/* w = sat8(w - psto_shift(g, shift)): NITI's pseudo-stochastic rounding (its default). */
+void priot_weight_update32_psto(int8_t *w, const priot_acc_t *g, uint32_t n, uint32_t shift);
 
 #endif

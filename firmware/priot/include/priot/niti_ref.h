@@ -25,5 +25,7 @@ uint32_t priot_max_abs32_ref(const priot_acc_t *a, uint32_t n);
 void priot_requant32_ref(const priot_acc_t *a, uint32_t n, uint32_t shift, int relu,
                          int8_t *y);
 void priot_weight_update32_ref(int8_t *w, const priot_acc_t *g, uint32_t n, uint32_t shift);
+void priot_weight_update32_psto_ref(int8_t *w, const priot_acc_t *g, uint32_t n,
+                                    uint32_t shift);
 
 #endif

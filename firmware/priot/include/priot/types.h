@@ -54,6 +54,10 @@ enum {
     PRIOT_METHOD_NITI = 3
 };
 
+/* How the weight-training methods round their weight-gradient shift (SEMANTICS.md
+ * "Gradient rounding"): round_shift (half up) or NITI's pseudo-stochastic psto_shift. */
+enum { PRIOT_ROUND_HALF_UP = 0, PRIOT_ROUND_PSEUDO_STOCHASTIC = 1 };
+
 typedef struct {
     uint32_t seed;
     uint16_t keep_permille;     /* 1..1000 */
@@ -64,6 +68,7 @@ typedef struct {
     uint16_t epochs;            /* 0..1000 */
     uint32_t train_limit, test_limit, progress_every;
     uint16_t score_permille;    /* PRIOT-S: scored fraction 1..1000; 0 for PRIOT */
+    uint8_t grad_rounding;      /* static SGD, NITI: PRIOT_ROUND_*; 0 for the others */
 } priot_config_t;
 
 #endif

@@ -29,8 +29,9 @@ from .niti import (bias_rescale, dynamic_error, dyn_shift, forward_dynamic,  # n
 from .ops import (EXP_TABLE, INT32_MAX, INT32_MIN, argmax_first, backward,  # noqa: F401
                   conv_acc, conv_error_acc, conv_score_grad, effective_weights,
                   error_backward, evaluate, exp_table, fc_acc, fc_error_acc, fc_score_grad,
-                  forward_logits, forward_saved, input_from_pixels, layer_forward, maxpool,
-                  maxpool_backward, predict, relu_backward, round_shift, sat8, sat16,
+                  forward_logits, forward_saved, gradient_shift, input_from_pixels,
+                  layer_forward, maxpool, maxpool_backward, predict, psto_shift,
+                  relu_backward, round_shift, sat8, sat16,
                   score_grad, softmax_error, softmax_probs_q15, weights_crc, wrap32)
 from .scores import (XorShift32, compute_mask, compute_masks, init_scores,  # noqa: F401
                      n_keep, score_crc, score_update, scored_subsets, subset_indices,

@@ -7,7 +7,7 @@ import numpy as np
 from ..blob import DatasetBlob, Layer, QuantModel, RunConfig
 from .ops import (INT32_MAX, INT32_MIN, _input_shape, argmax_first, backward, conv_acc,
                   conv_error_acc, conv_score_grad, evaluate, fc_acc, fc_error_acc,
-                  fc_score_grad, input_from_pixels, maxpool, round_shift, sat8,
+                  fc_score_grad, gradient_shift, input_from_pixels, maxpool, round_shift, sat8,
                   session_limits, softmax_error, training_samples, weights_result)
 
 
@@ -71,14 +71,16 @@ def dynamic_error(layer: Layer, e_out, w):
 
 def niti_step(model: QuantModel, weights, image, label: int, config: RunConfig):
     """One NITI step (SEMANTICS.md "NITI: dynamic scales"); returns new weights.
-    config.lr_shift holds the update bits b: w -= round_shift(G, dyn_shift(max|G|, b))."""
+    config.lr_shift holds the update bits b: w -= psto_shift(G, dyn_shift(max|G|, b)), or
+    round_shift with config.grad_rounding 0."""
     xs, ys, z, d = forward_dynamic(model, image, weights)
     e = softmax_error(logits_to_static(z, d), int(label))
     new = list(weights)
     for li, layer, e_out in backward(model, xs, ys, e, weights, dynamic_error):
         g = conv_score_grad(e_out, xs[li]) if layer.kind == "conv" else fc_score_grad(e_out, xs[li])
         s = dyn_shift(_max_abs(g), config.lr_shift)
-        new[li] = sat8(np.asarray(weights[li], dtype=np.int64) - round_shift(g, s)).astype(np.int8)
+        step = gradient_shift(g, s, config.grad_rounding)
+        new[li] = sat8(np.asarray(weights[li], dtype=np.int64) - step).astype(np.int8)
     return new
 
 

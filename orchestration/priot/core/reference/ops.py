@@ -42,6 +42,26 @@ def round_shift(v, s: int):
     return (v >> s) + ((v >> (s - 1)) & 1)
 
 
+def psto_shift(v, s: int):
+    """NITI's pseudo-stochastic rounding of v / 2^s (SEMANTICS.md "Gradient rounding"):
+    sign(v) * ((|v| >> s) + (p > r)), where p is the upper s - s//2 of the s bits the shift
+    discards from |v| and r the lower s//2 (doubled for an odd s)."""
+    v = np.asarray(v, dtype=np.int64)
+    if not 0 <= s <= 31:
+        raise ValueError(f"shift {s} not in 0..31")
+    mag = np.abs(v)
+    k = s // 2
+    rem = mag & ((1 << s) - 1)
+    up = (rem >> k) > ((rem & ((1 << k) - 1)) << (s % 2))
+    return np.sign(v) * ((mag >> s) + up)
+
+
+def gradient_shift(v, s: int, rounding: int):
+    """The weight-gradient shift of the weight-training methods: round_shift (rounding 0,
+    half up) or psto_shift (1, NITI's pseudo-stochastic rounding)."""
+    return psto_shift(v, s) if rounding == 1 else round_shift(v, s)
+
+
 def _imatmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exact integer matrix product a @ b (int64 result).
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..blob import DatasetBlob, QuantModel, RunConfig
-from .ops import (backward, evaluate, forward_saved, round_shift, sat8, score_grad,
+from .ops import (backward, evaluate, forward_saved, gradient_shift, sat8, score_grad,
                   session_limits, softmax_error, training_samples, weights_result,
                   with_weights)
 
 
-def weight_update(weights, gq, lr_shift: int):
-    """Static-scale SGD: w = sat8(w - round_shift(gq, lr_shift))."""
+def weight_update(weights, gq, lr_shift: int, rounding: int = 0):
+    """Static-scale SGD: w = sat8(w - round_shift(gq, lr_shift)), or psto_shift with
+    rounding 1 (the config's grad_rounding)."""
     w = np.asarray(weights, dtype=np.int64)
-    return sat8(w - round_shift(np.asarray(gq, dtype=np.int64), lr_shift)).astype(np.int8)
+    return sat8(w - gradient_shift(gq, lr_shift, rounding)).astype(np.int8)
 
 
 def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
@@ -22,7 +23,8 @@ def sgd_step(model: QuantModel, weights, image, label: int, config: RunConfig):
     xs, ys = forward_saved(model, image, weights)
     new = list(weights)
     for li, layer, e in backward(model, xs, ys, softmax_error(ys[-1], int(label)), weights):
-        new[li] = weight_update(weights[li], score_grad(layer, e, xs[li]), config.lr_shift)
+        new[li] = weight_update(weights[li], score_grad(layer, e, xs[li]), config.lr_shift,
+                                config.grad_rounding)
     return new
 
 
