@@ -28,9 +28,9 @@ from priot.studies import experiment as ex
 
 ROOT = Path(__file__).resolve().parent
 # the options of the run tasks; help and defaults come from the package (priot.settings)
-RUN_OPTIONS = ("angle", "n_train", "n_test", "method", "score_permille", "keep_permille",
-               "lr_shift", "score_init", "rounding", "epochs", "seed", "data_dir", "model",
-               "width")
+RUN_OPTIONS = ("angle", "n_train", "n_test", "method", "score_permille", "subset",
+               "last_layer_permille", "keep_permille", "lr_shift", "score_init", "rounding",
+               "epochs", "seed", "data_dir", "model", "width")
 EMULATOR_OPTIONS = ("backend", "timeout")
 
 from priot import interrupt  # noqa: E402
@@ -57,6 +57,7 @@ def _fail(exc: Exception) -> None:
     *RUN_OPTIONS, *EMULATOR_OPTIONS,
     rerun="emulate again even if a stored run has the same firmware image and blobs"))
 def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
+            subset=None, last_layer_permille=None,
             keep_permille=None, lr_shift=None, score_init=None, rounding=None, epochs=None,
             seed=None, data_dir=None, model=None, width=None, backend=None, timeout=None,
             rerun=False):
@@ -72,6 +73,7 @@ def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permill
 
 @task(auto_shortflags=False, help=_help(*RUN_OPTIONS))
 def host_run(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
+             subset=None, last_layer_permille=None,
              keep_permille=None, lr_shift=None, score_init=None, rounding=None, epochs=None,
              seed=None, data_dir=None, model=None, width=None):
     """Run the same PRIOT session on the host build of the C library."""
@@ -96,9 +98,9 @@ def prepare(c, data_dir=None, angle=None, model=None, width=None):
 
 
 @task(auto_shortflags=False, help=_help("n_train", "n_test", "model", "data_dir", "width",
-                                        "method", "score_permille"))
+                                        "method", "score_permille", "last_layer_permille"))
 def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, method=None,
-         score_permille=None):
+         score_permille=None, last_layer_permille=None):
     """Flash and SRAM a model + dataset need on the Pico; refuses what does not fit."""
     from priot import pipeline
 
@@ -179,6 +181,7 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
     drive="mounted RPI-RP2 drive (default: found automatically)",
     timeout=f"seconds to wait for the DONE line (default: {hw.BOARD_TIMEOUT_S:g})"))
 def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,
+           subset=None, last_layer_permille=None,
            keep_permille=None, lr_shift=None, rounding=None, angle=None, timeout=None):
     """Flash firmware + blobs to a real Pico (UF2) and read its report from UART0."""
     from priot import pipeline

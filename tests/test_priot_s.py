@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from priot.core import blob, native, reference
+from priot.core import blob, methods, native, reference
 from priot.device import firmware
 from priot.settings import DEFAULT_MODEL
 
@@ -77,8 +77,9 @@ def test_unscored_edges_are_always_kept_and_memory_shrinks(small_data):
     # incremental mask (PRIOT keeps one bit per edge, prune.h priot_mask_t)
     largest = max(layer.n_edges for layer in model.layers)
     bitmaps = sum(4 * -(-layer.n_edges // 32) for layer in model.layers)
+    # minus each layer's subset descriptor (threshold and tie count, no index array)
     saved = (2 * (model.n_edges - sum(s.size for s in scores)) + model.n_edges - largest
-             + bitmaps)
+             + bitmaps - methods.SUBSET_BYTES * len(model.layers))
     assert abs((full - subset) - saved) <= 2 * len(model.layers)  # 4-byte alignment
 
 
@@ -92,5 +93,117 @@ def test_emulator_equals_host(small_data, arm_toolchain, backend, tmp_path):
     image = firmware.build_firmware(tmp_path)
     rep, host = run_device_and_host(backend, image.bin, MODEL, ds, cfg)
     assert rep.config["method"] == 1 and rep.config["score_permille"] == 100
+    assert rep.mem["arena_used"] == native.arena_need(MODEL, cfg)
+    assert rep.mem["score_bytes"] == 2 * sum(s.size for s in host.scores)
+
+
+# ---------------------------------------------------------------- the magnitude subset
+
+def _brute_force_magnitude(w, k):
+    """The k largest |w|, lower index first among equal |w|: by comparison of every pair."""
+    a = np.abs(w.astype(np.int64))
+    rank = [(int(-a[i]), i) for i in range(a.size)]
+    return np.array(sorted(i for _, i in sorted(rank)[:k]), dtype=np.int64)
+
+
+def _weights(kind, n, rng):
+    if kind == "all_equal":
+        return np.full(n, -7, dtype=np.int8)
+    if kind == "zeros":
+        return np.zeros(n, dtype=np.int8)
+    if kind == "few_values":   # many ties in every bin, both signs
+        return rng.choice(np.array([-3, -1, 0, 1, 3, -128, 127], dtype=np.int8), n)
+    return rng.integers(-128, 128, n).astype(np.int8)
+
+
+@pytest.mark.parametrize("kind", ["random", "few_values", "all_equal", "zeros"])
+@pytest.mark.parametrize("n, permille", [(72, 100), (1152, 50), (320, 1000), (7, 1),
+                                         (5000, 1), (2000, 999), (200_000, 1)])
+def test_magnitude_subset_is_the_k_largest_and_c_agrees(kind, n, permille):
+    rng = np.random.default_rng(n + permille)
+    w = _weights(kind, n, rng)
+    k = reference.subset_size(n, permille)
+    idx = reference.magnitude_subset(w, k)
+    assert len(idx) == k and np.all(np.diff(idx) > 0)
+    if n <= 5000:
+        assert np.array_equal(idx, _brute_force_magnitude(w, k))
+    a = np.abs(w.astype(np.int64))
+    t = np.sort(a)[::-1][k - 1]                     # the k-th largest |w|
+    ties = idx[a[idx] == t]
+    assert np.all(a[idx] >= t) and np.count_nonzero(a > t) + ties.size == k
+    assert np.array_equal(ties, np.flatnonzero(a == t)[:ties.size])   # lower index first
+    assert np.array_equal(native.subset(w, k, 1, seed=5, layer=1), idx)
+
+
+def test_magnitude_subset_where_k_ends_inside_a_tie_bin():
+    w = np.array([5, -9, 5, 2, -5, 9, 5, 0], dtype=np.int8)   # |w| 9, 9, then four 5s
+    assert list(reference.magnitude_subset(w, 4)) == [0, 1, 2, 5]
+    assert list(native.subset(w, 4, 1, seed=1, layer=0)) == [0, 1, 2, 5]
+
+
+def test_magnitude_subset_worked_example_of_semantics_md():
+    w = np.array([3, -7, 7, 0, -3, 5], dtype=np.int8)   # docs/SEMANTICS.md "PRIOT-S"
+    for k, expected in ((3, [1, 2, 5]), (4, [0, 1, 2, 5])):
+        assert list(reference.magnitude_subset(w, k)) == expected
+        assert list(native.subset(w, k, 1, seed=1, layer=0)) == expected
+
+
+def test_random_rule_of_the_c_iterator_equals_reference():
+    w = np.zeros(25088, dtype=np.int8)
+    assert np.array_equal(native.subset(w, 2508, 0, seed=3, layer=2),
+                          reference.subset_indices(25088, 2508, seed=3, layer=2))
+
+
+MAGNITUDE_CONFIGS = [dict(score_permille=100), dict(score_permille=1),
+                     dict(score_permille=1000), dict(score_permille=100, last_layer_permille=1000),
+                     dict(score_permille=37, last_layer_permille=5, score_init=1)]
+
+
+@pytest.mark.parametrize("knobs", MAGNITUDE_CONFIGS, ids=lambda k: str(sorted(k.items())))
+def test_magnitude_host_equals_reference(small_data, knobs):
+    cfg = blob.RunConfig(**{"seed": 4, "keep_permille": 700, "lr_shift": 3, "method": 1,
+                            "subset_rule": 1, **knobs})
+    host = native.host_run(MODEL, blob.encode_dataset(small_data), blob.encode_config(cfg))
+    ref = reference.run(blob.decode_model(MODEL), small_data, cfg)
+    assert (host.frozen_correct, host.before_correct, host.after_correct) == (
+        ref["frozen_correct"], ref["before_correct"], ref["after_correct"])
+    assert host.score_crc == ref["score_crc"]
+    for h, r in zip(host.scores, ref["scores"]):
+        assert np.array_equal(h, r)
+    model = blob.decode_model(MODEL)
+    counts = methods.scored_counts([l.n_edges for l in model.layers], cfg.score_permille,
+                                   cfg.last_layer_permille)
+    assert [s.size for s in host.scores] == counts
+
+
+def test_magnitude_full_fraction_equals_priot(small_data):
+    ds = blob.encode_dataset(small_data)
+    s = native.host_run(MODEL, ds, blob.encode_config(
+        blob.RunConfig(seed=2, keep_permille=700, method=1, score_permille=1000, subset_rule=1)))
+    p = native.host_run(MODEL, ds, blob.encode_config(blob.RunConfig(seed=2, keep_permille=700)))
+    assert (s.after_correct, s.score_crc) == (p.after_correct, p.score_crc)
+
+
+def test_magnitude_memory_counts_the_last_layer_fraction():
+    base = dict(seed=1, method=1, score_permille=100, subset_rule=1)
+    a = native.arena_need(MODEL, blob.encode_config(blob.RunConfig(**base)))
+    b = native.arena_need(MODEL, blob.encode_config(blob.RunConfig(**base,
+                                                                   last_layer_permille=1000)))
+    last = blob.decode_model(MODEL).layers[-1].n_edges
+    extra = 2 * (last - reference.subset_size(last, 100))
+    assert abs((b - a) - extra) <= 4    # 4-byte alignment
+
+
+@pytest.mark.emulator
+def test_magnitude_emulator_equals_host(small_data, arm_toolchain, backend, tmp_path):
+    cfg = blob.encode_config(blob.RunConfig(seed=6, keep_permille=800, lr_shift=5, method=1,
+                                            score_permille=100, subset_rule=1,
+                                            last_layer_permille=500))
+    ds = blob.encode_dataset(blob.DatasetBlob(small_data.train_x[:10], small_data.train_y[:10],
+                                              small_data.test_x[:6], small_data.test_y[:6],
+                                              10, 45))
+    image = firmware.build_firmware(tmp_path)
+    rep, host = run_device_and_host(backend, image.bin, MODEL, ds, cfg)
+    assert (rep.config["subset_rule"], rep.config["last_layer_permille"]) == (1, 500)
     assert rep.mem["arena_used"] == native.arena_need(MODEL, cfg)
     assert rep.mem["score_bytes"] == 2 * sum(s.size for s in host.scores)

@@ -137,6 +137,8 @@ int main(void)
     out_u32("method", config.method);
     out_u32("score_permille", config.score_permille);
     out_u32("grad_rounding", config.grad_rounding);
+    out_u32("subset_rule", config.subset_rule);
+    out_u32("last_layer_permille", config.last_layer_permille);
     out_u32("keep_permille", config.keep_permille);
     out_u32("lr_shift", config.lr_shift);
     out_u32("score_init", config.score_init);

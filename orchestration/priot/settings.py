@@ -17,7 +17,7 @@ from pathlib import Path
 from .core.blob import RunConfig
 from .core.config_table import FIELDS, SCORE_INITS, setting_problem
 from .device.emulator import BACKENDS
-from .core.methods import GRAD_ROUNDINGS, METHODS
+from .core.methods import DEFAULT_SUBSET, GRAD_ROUNDINGS, METHODS, SUBSET_RULES
 from .paths import DEFAULT_BUILD, DEFAULT_CACHE, DEFAULT_MODEL  # noqa: F401 (re-exported)
 
 
@@ -46,6 +46,8 @@ class RunSettings:
     # training (ranges, defaults and meanings: priot.config_table; methods: priot.methods)
     method: str = "priot"
     score_permille: int = FIELDS["score_permille"].default
+    subset: str = DEFAULT_SUBSET     # PRIOT-S's scored subset: "magnitude" or "random"
+    last_layer_permille: int = FIELDS["last_layer_permille"].default
     keep_permille: int = FIELDS["keep_permille"].default
     lr_shift: int = FIELDS["lr_shift"].default
     score_init: str = "magnitude"
@@ -106,6 +108,8 @@ class RunSettings:
         if self.rounding is not None and method.grad_rounding is None:
             raise SettingsError(f"--rounding applies to {', '.join(_ROUNDING_METHODS)} (the "
                                 f"weight gradients), not to {method.name}")
+        if self.subset not in SUBSET_RULES:
+            raise SettingsError(f"subset {self.subset!r}: use one of {', '.join(SUBSET_RULES)}")
         if self.timeout_s <= 0:
             raise SettingsError("timeout must be positive seconds")
         if self.model is not None and not Path(self.model).is_file():
@@ -121,8 +125,9 @@ class RunSettings:
             if FIELDS[name].blob_zero_unless_read and name not in method.knobs:
                 knobs[name] = 0
         rounding = self.grad_rounding
+        subset_rule = SUBSET_RULES[self.subset] if "subset_rule" in method.knobs else 0
         return RunConfig(**knobs, score_init=SCORE_INITS[self.score_init], method=method.code,
-                         progress_every=progress_every,
+                         subset_rule=subset_rule, progress_every=progress_every,
                          grad_rounding=GRAD_ROUNDINGS[rounding] if rounding else 0)
 
     @property
@@ -152,6 +157,8 @@ _MEANING = {
                                              for m in METHODS.values()),
     "score_init": "initial scores: " + " or ".join(SCORE_INITS),
     "rounding": FIELDS["grad_rounding"].help,
+    "subset": "PRIOT-S: which edges are scored: magnitude (the largest |w| of each layer) "
+              "or random (a seeded stratified subset)",
     "data_dir": "directory with MNIST IDX files, or CIFAR-10 (cifar-10-batches-py or an "
                 "image folder) for --model vgg11",
     "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path",

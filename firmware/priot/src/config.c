@@ -28,5 +28,9 @@ priot_status_t priot_config_check(const priot_config_t *c)
         return PRIOT_E_CONFIG_SCORE_PERMILLE;
     if (c->grad_rounding > method->grad_rounding_max)
         return PRIOT_E_CONFIG_GRAD_ROUNDING;
+    if (c->subset_rule > method->subset_rule_max)
+        return PRIOT_E_CONFIG_SUBSET_RULE;
+    if (c->last_layer_permille > method->last_layer_permille_max)
+        return PRIOT_E_CONFIG_LAST_LAYER_PERMILLE;
     return PRIOT_OK;
 }

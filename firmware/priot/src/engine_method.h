@@ -35,6 +35,8 @@ struct priot_method_ops {
                                                           a subset */
     uint8_t grad_rounding_max;       /* grad_rounding must be 0..grad_rounding_max (0:
                                         the method does not train weights) */
+    uint8_t subset_rule_max;         /* subset_rule 0..max (0 unless it scores a subset) */
+    uint16_t last_layer_permille_max;    /* last_layer_permille 0..max (likewise) */
     /* Carve the method's state from the arena: s->scores / n_scored (the scores it
      * trains, none for the weight-training methods), s->w_eff (the weights layers
      * compute with) and any scratch of its own. Runs before the shared buffers. */

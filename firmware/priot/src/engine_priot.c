@@ -1,13 +1,15 @@
 /* PRIOT and PRIOT-S (methods 0 and 1): frozen weights, an int16 score per scored edge,
  * the top-k edges of each layer kept (docs/SEMANTICS.md "PRIOT: scores, mask, update", "PRIOT-S").
  * PRIOT scores every edge and keeps one masked copy per layer in w_eff; PRIOT-S scores a
- * seeded subset and keeps one masked-weight buffer of the largest layer, rebuilt from the
- * flash weights and the layer's threshold when a layer is used. */
+ * subset (subset.h: the largest |w| or a seeded random one) and keeps one masked-weight
+ * buffer of the largest layer, rebuilt from the flash weights and the layer's threshold
+ * when a layer is used. */
 #include "engine_method.h"
 #include "priot/crc32.h"
 #include "priot/kernels.h"
 #include "priot/prune.h"
 #include "priot/rng.h"
+#include "priot/subset.h"
 
 /* ------------------------------------------------------------------ layout */
 
@@ -25,15 +27,23 @@ static void full_layout(priot_session_t *s, const priot_model_t *m, const priot_
     }
 }
 
+/* The scored fraction of layer l: last_layer_permille for the last layer when set. */
+static uint32_t layer_permille(const priot_model_t *m, const priot_config_t *cfg, uint32_t l)
+{
+    return l + 1u == m->n_layers && cfg->last_layer_permille ? cfg->last_layer_permille
+                                                             : cfg->score_permille;
+}
+
 static void subset_layout(priot_session_t *s, const priot_model_t *m,
                            const priot_config_t *cfg, priot_bump_t *b)
 {
     uint32_t l, max_edges = 0;
     int8_t *shared;
+    s->subset = (priot_subset_t *)priot_bump(b, m->n_layers * (uint32_t)sizeof(priot_subset_t));
     for (l = 0; l < m->n_layers; l++) {
         const uint32_t n = m->layers[l].n_edges;
         max_edges = n > max_edges ? n : max_edges;
-        s->n_scored[l] = priot_subset_size(n, cfg->score_permille);
+        s->n_scored[l] = priot_subset_size(n, layer_permille(m, cfg, l));
         s->scores[l] = (int16_t *)priot_bump(b, priot_bytes(s->n_scored[l], 2u));
         /* the threshold's counts only: a layer's weights are built when it is used */
         s->mask[l] = (priot_mask_t *)priot_bump(b, priot_mask_bytes(s->n_scored[l], 0));
@@ -75,8 +85,8 @@ static const int8_t *subset_layer_weights(priot_session_t *s, uint32_t l)
 {
     const priot_layer_t *L = &s->model->layers[l];
     if (s->w_layer != l) {
-        priot_subset_apply(s->scores[l], s->n_scored[l], L->w, L->n_edges, s->cfg.seed, l,
-                           s->mask_thr[l], s->mask_eq[l], s->w_eff[l]);
+        priot_subset_apply(s->scores[l], &s->subset[l], L->w, L->n_edges, s->n_scored[l],
+                           s->cfg.seed, l, s->mask_thr[l], s->mask_eq[l], s->w_eff[l]);
         s->w_layer = l;
     }
     return s->w_eff[l];
@@ -100,7 +110,8 @@ static void init_scores(priot_session_t *s, int subset)
         int16_t *sc = s->scores[l];
         priot_subset_iter_t it;
         if (subset)
-            priot_subset_begin(&it, L->n_edges, s->n_scored[l], s->cfg.seed, l);
+            priot_subset_begin(&it, &s->subset[l], L->w, L->n_edges, s->n_scored[l],
+                               s->cfg.seed, l);
         for (i = 0; i < s->n_scored[l]; i++) {
             uint32_t r = priot_rng_next(&rng);
             int32_t v;
@@ -119,7 +130,17 @@ static void init_scores(priot_session_t *s, int subset)
 
 static void full_init(priot_session_t *s) { init_scores(s, 0); }
 
-static void subset_init(priot_session_t *s) { init_scores(s, 1); }
+/* Each layer's subset (the magnitude rule's histogram pass; its 129 words of scratch are
+ * the layer's mask counts, which priot_mask_init sets afterwards), then the scores. */
+static void subset_init(priot_session_t *s)
+{
+    const priot_model_t *m = s->model;
+    uint32_t l;
+    for (l = 0; l < m->n_layers; l++)
+        priot_subset_plan(&s->subset[l], s->cfg.subset_rule, m->layers[l].w,
+                          m->layers[l].n_edges, s->n_scored[l], s->mask[l]->lo);
+    init_scores(s, 1);
+}
 
 /* ------------------------------------------------------------------ training */
 
@@ -162,7 +183,7 @@ static void update_row_subset(priot_session_t *s, uint32_t l, uint32_t o, void *
     if (w->layer != l) {
         w->layer = l;
         w->j = 0;
-        priot_subset_begin(&w->it, L->n_edges, k, s->cfg.seed, l);
+        priot_subset_begin(&w->it, &s->subset[l], L->w, L->n_edges, k, s->cfg.seed, l);
         w->edge = priot_subset_next(&w->it);
     }
     while (w->edge < begin)
@@ -206,6 +227,8 @@ const priot_method_ops_t priot_method_priot_s = {
     .lr_shift_max = 31u,
     .score_permille_min = 1u,
     .score_permille_max = 1000u,
+    .subset_rule_max = PRIOT_SUBSET_MAGNITUDE,
+    .last_layer_permille_max = 1000u,
     .layout = subset_layout,
     .init = subset_init,
     .train_step = subset_train_step,

@@ -8,6 +8,7 @@
 #include "priot/niti_ref.h"
 #include "priot/prune.h"
 #include "priot/rng.h"
+#include "priot/subset.h"
 
 int32_t priot_host_api_version(void) { return PRIOT_HOST_API_VERSION; }
 const char *priot_host_status_str(int32_t code) { return priot_status_str(code); }
@@ -268,6 +269,18 @@ uint32_t priot_host_rng(uint32_t seed, uint32_t n, uint32_t *out)
     for (i = 0; i < n; i++)
         out[i] = priot_rng_next(&r);
     return r.x;
+}
+
+void priot_host_subset(const int8_t *w, uint32_t n, uint32_t k, uint32_t rule, uint32_t seed,
+                       uint32_t layer, uint32_t *out)
+{
+    uint32_t hist[129], j;
+    priot_subset_t ss;
+    priot_subset_iter_t it;
+    priot_subset_plan(&ss, rule, w, n, k, hist);
+    priot_subset_begin(&it, &ss, w, n, k, seed, layer);
+    for (j = 0; j < k; j++)
+        out[j] = priot_subset_next(&it);
 }
 
 priot_layer_t priot_host_layer(uint32_t type, uint32_t in_c, uint32_t h, uint32_t w,

@@ -61,6 +61,9 @@ const char *priot_status_str(int code)
     case PRIOT_E_CONFIG_EPOCHS: return "config_epochs_above_1000";
     case PRIOT_E_CONFIG_SCORE_PERMILLE: return "config_score_permille_invalid_for_method";
     case PRIOT_E_CONFIG_GRAD_ROUNDING: return "config_grad_rounding_invalid_for_method";
+    case PRIOT_E_CONFIG_SUBSET_RULE: return "config_subset_rule_invalid_for_method";
+    case PRIOT_E_CONFIG_LAST_LAYER_PERMILLE:
+        return "config_last_layer_permille_invalid_for_method";
     }
     return "unknown_error";
 }

@@ -31,7 +31,7 @@ MAX_LAYERS, MAX_SHIFT = 16, 31
 _MODEL_HDR = struct.Struct("<BBBBBBBBII")
 _LAYER = struct.Struct("<BBBBHHHHBBBBIIII")
 _DATASET_HDR = struct.Struct("<IIBBBBhH")
-_CONFIG = struct.Struct("<IHBBBBHIIIHBBI")
+_CONFIG = struct.Struct("<IHBBBBHIIIHBBHH")
 assert _LAYER.size == 32 and _MODEL_HDR.size == 16 and _DATASET_HDR.size == 16
 assert _CONFIG.size == 32
 
@@ -351,6 +351,8 @@ class RunConfig:
     progress_every: int = 0
     score_permille: int = 0    # PRIOT-S: scored fraction of each layer's edges (1..1000)
     grad_rounding: int = 0     # static SGD, NITI: 0 round half up, 1 pseudo-stochastic
+    subset_rule: int = 0       # PRIOT-S: 0 random stratified, 1 largest |w|
+    last_layer_permille: int = 0   # PRIOT-S: the last layer's fraction (0: score_permille)
     extra: dict = field(default_factory=dict)  # not encoded; for bookkeeping
 
     def validate(self, kind: str = "config") -> None:
@@ -371,7 +373,8 @@ def pack_config(c: RunConfig) -> bytes:
     """The config blob of c without validating it (for tests of the parsers)."""
     payload = _CONFIG.pack(c.seed, c.keep_permille, c.lr_shift, c.score_init, c.init_shift,
                            c.method, c.epochs, c.train_limit, c.test_limit,
-                           c.progress_every, c.score_permille, c.grad_rounding, 0, 0)
+                           c.progress_every, c.score_permille, c.grad_rounding, c.subset_rule,
+                           c.last_layer_permille, 0)
     return frame(CONFIG_MAGIC, payload)
 
 
@@ -380,8 +383,8 @@ def decode_config(blob: bytes) -> RunConfig:
     if len(p) != _CONFIG.size:
         raise BlobError("config", "payload_size", f"{len(p)} bytes, expected {_CONFIG.size}")
     (seed, keep, lr, init, init_shift, method, epochs, tr, te, prog, score_permille,
-     grad_rounding, _, _) = _CONFIG.unpack(p)
+     grad_rounding, subset_rule, last_layer_permille, _) = _CONFIG.unpack(p)
     c = RunConfig(seed, keep, lr, init, init_shift, method, epochs, tr, te, prog,
-                  score_permille, grad_rounding)
+                  score_permille, grad_rounding, subset_rule, last_layer_permille)
     c.validate()
     return c

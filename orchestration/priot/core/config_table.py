@@ -5,7 +5,8 @@ the config blob (priot.blob: what an encoded config may hold). The blob ranges a
 ones the C parser accepts (firmware/priot/src/blob.c); tests/test_config_table.py checks
 every boundary against the host build. Methods narrow some ranges (priot.methods:
 NITI's lr_shift holds its update bits, 0..15), and a knob only some methods read
-(``score_permille``, ``grad_rounding``) must be 0 in the blob of every other method.
+(``score_permille``, ``grad_rounding``, ``subset_rule``, ``last_layer_permille``) must be 0
+in the blob of every other method.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral
 
-from .methods import GRAD_ROUNDINGS, METHODS, Method, by_code
+from .methods import DEFAULT_SUBSET, GRAD_ROUNDINGS, METHODS, SUBSET_RULES, Method, by_code
 
 U32_MAX = 0xFFFFFFFF
 SCORE_INITS = {"magnitude": 0, "uniform": 1}
@@ -51,6 +52,13 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
           blob_zero_unless_read=True),
     Field("grad_rounding", 0, max(GRAD_ROUNDINGS.values()), None,
           "weight-gradient rounding of static-sgd and niti: " + " or ".join(GRAD_ROUNDINGS),
+          blob_zero_unless_read=True),
+    Field("subset_rule", 0, max(SUBSET_RULES.values()), SUBSET_RULES[DEFAULT_SUBSET],
+          "PRIOT-S: which edges are scored: " + " or ".join(
+              f"{name} ({code})" for name, code in SUBSET_RULES.items()),
+          blob_zero_unless_read=True),
+    Field("last_layer_permille", 0, 1000, 0, "PRIOT-S: scored edges of the last "
+          "(classifier) layer, per mille (0: as --score-permille)",
           blob_zero_unless_read=True),
     Field("n_train", 1, 100000, 500, "on-device training samples", in_blob=False),
     Field("n_test", 1, 100000, 300, "rotated test samples evaluated on the device",

@@ -30,16 +30,32 @@ def subset_size(n: int, score_permille: int) -> int:
     return min(n, max(1, n * score_permille // 1000, -(-n // 65536)))
 
 
-def _every_edge_scored(edges: Sequence[int], score_permille: int) -> int:
+def scored_counts(edges: Sequence[int], score_permille: int,
+                  last_layer_permille: int = 0) -> list[int]:
+    """PRIOT-S: every layer's subset size; the last layer's fraction is
+    last_layer_permille when it is not 0."""
+    return [subset_size(n, last_layer_permille if i == len(edges) - 1 and last_layer_permille
+                        else score_permille) for i, n in enumerate(edges)]
+
+
+# PRIOT-S's subset rules (the run-config field subset_rule) and the default one
+SUBSET_RULES = {"random": 0, "magnitude": 1}
+DEFAULT_SUBSET = "magnitude"
+SUBSET_BYTES = 8   # per layer: the rule's threshold and tie count (C priot_subset_t)
+
+
+def _every_edge_scored(edges: Sequence[int], config) -> int:
     return 3 * sum(edges)   # int16 score + int8 masked-weight copy per edge
 
 
-def _subset_scored(edges: Sequence[int], score_permille: int) -> int:
-    # int16 scores of the subset + one masked-weight buffer of the largest layer
-    return max(edges) + 2 * sum(subset_size(n, score_permille) for n in edges)
+def _subset_scored(edges: Sequence[int], config) -> int:
+    # int16 scores of the subset + one masked-weight buffer of the largest layer + each
+    # layer's subset descriptor (no index array)
+    return (max(edges) + SUBSET_BYTES * len(edges)
+            + 2 * sum(scored_counts(edges, config.score_permille, config.last_layer_permille)))
 
 
-def _weights_in_ram(edges: Sequence[int], score_permille: int) -> int:
+def _weights_in_ram(edges: Sequence[int], config) -> int:
     return sum(edges)       # the RAM copy of the int8 weights
 
 
@@ -50,8 +66,9 @@ class Method:
     label: str
     summary: str                  # one phrase for the --method help
     knobs: tuple[str, ...]        # run-config fields the method reads
-    # per-edge SRAM state in bytes, from the layers' edge counts and score_permille
-    state_bytes: Callable[[Sequence[int], int], int]
+    # per-edge SRAM state in bytes, from the layers' edge counts and the run config
+    # (blob.RunConfig: score_permille, last_layer_permille)
+    state_bytes: Callable[[Sequence[int], object], int]
     # knobs whose range is narrower for this method: name -> (lo, hi, why)
     limits: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     other_state: str = ""         # session state beyond the per-edge state, if any
@@ -62,9 +79,10 @@ class Method:
 PRIOT = Method("priot", 0, "PRIOT", "every edge scored, top-k edges kept",
                ("seed", "keep_permille", "lr_shift", "score_init", "init_shift"),
                _every_edge_scored)
-PRIOT_S = Method("priot-s", 1, "PRIOT-S", "a seeded subset of the edges scored, see --score-permille",
+PRIOT_S = Method("priot-s", 1, "PRIOT-S", "a subset of the edges scored (the largest |w| or "
+                 "a seeded random one), see --score-permille, --subset",
                  ("seed", "keep_permille", "lr_shift", "score_init", "init_shift",
-                  "score_permille"), _subset_scored)
+                  "score_permille", "subset_rule", "last_layer_permille"), _subset_scored)
 STATIC_SGD = Method("static-sgd", 2, "static-scale SGD",
                     "integer SGD on the weights with the static shifts",
                     ("lr_shift", "grad_rounding"), _weights_in_ram, grad_rounding="half-up")
@@ -137,8 +155,12 @@ def _same_grid(grid: dict) -> dict:
 
 # VGG11: its scores and weights move on another scale (larger learning-rate shifts win on
 # validation, docs/vgg11.md), so its grids reach further; the same number of points.
-_PRIOT_S_GRIDS = {"tiny_cnn": {"keep_permille": [500, 700], "lr_shift": [4, 5, 6]},
-                  "vgg11": {"keep_permille": [500, 700], "lr_shift": [5, 7, 9]}}
+# PRIOT-S tunes its subset rule too (names of SUBSET_RULES): DEFAULT_SUBSET is the one that
+# validation chose (docs/results.md)
+_PRIOT_S_GRIDS = {"tiny_cnn": {"subset_rule": list(SUBSET_RULES), "keep_permille": [500, 700],
+                               "lr_shift": [4, 5, 6]},
+                  "vgg11": {"subset_rule": list(SUBSET_RULES), "keep_permille": [500, 700],
+                            "lr_shift": [5, 7, 9]}}
 ARMS: dict[str, Arm] = {a.name: a for a in (   # table order
     Arm("frozen", "frozen int8 (no training)", FROZEN, {}),
     # static SGD may take NITI's gradient rounding too: neither baseline lacks a choice

@@ -80,6 +80,7 @@ _SIGNATURES = {
     "priot_host_sat8": (_I32, [_I32]),
     "priot_host_sat16": (_I32, [_I32]),
     "priot_host_rng": (_U32, [_U32, _U32, _P]),
+    "priot_host_subset": (None, [_P, _U32, _U32, _U32, _U32, _U32, _P]),
     "priot_host_conv_forward": (None, [_U32, _U32, _U32, _U32, _U32, _U32, _P, _P, _P, _P, _P]),
     "priot_host_fc_forward": (None, [_U32, _U32, _U32, _U32, _P, _P, _P, _P]),
     "priot_host_maxpool_forward": (None, [_U32, _U32, _U32, _P, _P]),
@@ -229,14 +230,14 @@ def _split_scores(model_blob: bytes, flat: np.ndarray, config_blob: bytes | None
     """Per-layer arrays: shaped like the weights, or 1-D subsets for a PRIOT-S config."""
     model = blobmod.decode_model(model_blob)
     cfg = blobmod.decode_config(config_blob) if config_blob is not None else None
+    edges = [layer.n_edges for layer in model.layers]
+    subset = cfg is not None and cfg.method == methods.PRIOT_S.code
+    counts = (methods.scored_counts(edges, cfg.score_permille, cfg.last_layer_permille)
+              if subset else edges)
     out, off = [], 0
-    for layer in model.layers:
-        if cfg is not None and cfg.method == methods.PRIOT_S.code:
-            n = methods.subset_size(layer.n_edges, cfg.score_permille)
-            out.append(flat[off:off + n].copy())
-        else:
-            n = layer.n_edges
-            out.append(flat[off:off + n].reshape(layer.weights.shape).copy())
+    for layer, n in zip(model.layers, counts):
+        part = flat[off:off + n].copy()
+        out.append(part if subset else part.reshape(layer.weights.shape))
         off += n
     return out
 
@@ -368,6 +369,14 @@ def rng(seed: int, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=np.uint32)
     load().priot_host_rng(seed & 0xFFFFFFFF, n, _ptr(out))
     return out
+
+
+def subset(weights, k: int, rule: int, seed: int, layer: int) -> np.ndarray:
+    """The C iterator's scored edges of a PRIOT-S layer (priot_host_subset)."""
+    w = _buf(np.asarray(weights).reshape(-1), np.int8)
+    out = np.zeros(k, dtype=np.uint32)
+    load().priot_host_subset(_ptr(w), w.size, k, rule, seed & 0xFFFFFFFF, layer, _ptr(out))
+    return out.astype(np.int64)
 
 
 def input_q7(pixels) -> np.ndarray:

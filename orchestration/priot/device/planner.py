@@ -89,7 +89,7 @@ def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: 
              "dataset blob": (dataset_bytes, blob.DATASET_MAX)}
     cfg = blob.decode_config(config_blob)
     method = methods.by_code(cfg.method)
-    per_edge = method.state_bytes([l.n_edges for l in model.layers], cfg.score_permille)
+    per_edge = method.state_bytes([l.n_edges for l in model.layers], cfg)
     p = MemoryPlan(flash, need, cap, per_edge, mem["sram_bytes"], mem["stack_bytes"],
                    model.n_edges)
     for name, (used, region) in flash.items():

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..core import blob
 from .. import progress, results
-from ..core.methods import ARMS, FLOAT, FROZEN, GRAD_ROUNDINGS, PRIOT_S, arms_of
+from ..core.methods import ARMS, FLOAT, FROZEN, GRAD_ROUNDINGS, PRIOT_S, SUBSET_RULES, arms_of
 from ..paths import write_json_atomic
 from ..settings import SettingsError
 
@@ -163,10 +163,14 @@ def sample_order(n: int, seed: int) -> np.ndarray:
 def config_for(method: str, point: dict, seed: int, train_limit: int = 0,
                epochs: int = 1) -> blob.RunConfig:
     """The run config of a grid point; its grad_rounding is a GRAD_ROUNDINGS name (a point
-    without one, as documented before the field existed, rounds half up)."""
+    without one, as documented before the field existed, rounds half up), its subset_rule
+    a SUBSET_RULES name (a PRIOT-S point without one, documented before the field existed,
+    scored the random subset)."""
     kw = {"keep_permille": 1000, **point}
     if "grad_rounding" in kw:
         kw["grad_rounding"] = GRAD_ROUNDINGS[kw["grad_rounding"]]
+    if "subset_rule" in kw:
+        kw["subset_rule"] = SUBSET_RULES[kw["subset_rule"]]
     return blob.RunConfig(seed=seed, method=CODES[method], train_limit=train_limit,
                           epochs=epochs, **kw)
 

@@ -21,6 +21,7 @@
 #include "priot/arith.h"
 #include "priot/prune.h"
 #include "priot/status.h"
+#include "priot/subset.h"
 #include "priot/types.h"
 
 /* Evaluation phases (EVAL records of docs/PROTOCOL.md). */
@@ -87,6 +88,7 @@ typedef struct {
      * layer's threshold (priot_session_layer_weights). */
     int16_t mask_thr[PRIOT_MAX_LAYERS];
     uint32_t mask_eq[PRIOT_MAX_LAYERS];
+    priot_subset_t *subset;           /* PRIOT-S: each layer's scored subset (arena) */
     uint32_t w_layer;                 /* layer whose weights the shared buffer holds */
     uint32_t err_cap, acc_cap, grad_cap, wide_cap;
 

@@ -80,6 +80,10 @@ int32_t priot_host_round_shift(int32_t v, uint32_t s);
 int32_t priot_host_sat8(int32_t v);
 int32_t priot_host_sat16(int32_t v);
 uint32_t priot_host_rng(uint32_t seed, uint32_t n, uint32_t *out);
+/* The k (1..n) scored edges of a PRIOT-S layer of n weights w under subset rule `rule`
+ * (subset.h), in iteration order, into out[k]. */
+void priot_host_subset(const int8_t *w, uint32_t n, uint32_t k, uint32_t rule, uint32_t seed,
+                       uint32_t layer, uint32_t *out);
 void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
                              uint32_t out_shift, uint32_t relu, const int8_t *x,
                              const int8_t *wt, const int32_t *bias, int8_t *y, uint32_t *acc);

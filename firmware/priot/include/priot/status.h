@@ -69,7 +69,9 @@ typedef enum {
     PRIOT_E_CONFIG_METHOD = 71,        /* "config_method_unknown" */
     PRIOT_E_CONFIG_EPOCHS = 72,        /* "config_epochs_above_1000" */
     PRIOT_E_CONFIG_SCORE_PERMILLE = 73, /* "config_score_permille_invalid_for_method" */
-    PRIOT_E_CONFIG_GRAD_ROUNDING = 74   /* "config_grad_rounding_invalid_for_method" */
+    PRIOT_E_CONFIG_GRAD_ROUNDING = 74,  /* "config_grad_rounding_invalid_for_method" */
+    PRIOT_E_CONFIG_SUBSET_RULE = 75,   /* "config_subset_rule_invalid_for_method" */
+    PRIOT_E_CONFIG_LAST_LAYER_PERMILLE = 76 /* "config_last_layer_permille_invalid_for_method" */
 } priot_status_t;
 
 /* Offsets of the framing errors from a blob kind's base code. */

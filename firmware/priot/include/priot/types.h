@@ -69,6 +69,9 @@ typedef struct {
     uint32_t train_limit, test_limit, progress_every;
     uint16_t score_permille;    /* PRIOT-S: scored fraction 1..1000; 0 for PRIOT */
     uint8_t grad_rounding;      /* static SGD, NITI: PRIOT_ROUND_*; 0 for the others */
+    uint8_t subset_rule;        /* PRIOT-S: 0 random stratified, 1 largest |w| (subset.h) */
+    uint16_t last_layer_permille;   /* PRIOT-S: the last layer's scored fraction 1..1000,
+                                       0 = score_permille */
 } priot_config_t;
 
 #endif

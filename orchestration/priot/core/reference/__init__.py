@@ -34,8 +34,8 @@ from .ops import (EXP_TABLE, INT32_MAX, INT32_MIN, argmax_first, backward,  # no
                   relu_backward, round_shift, sat8, sat16,
                   score_grad, softmax_error, softmax_probs_q15, weights_crc, wrap32)
 from .scores import (XorShift32, compute_mask, compute_masks, init_scores,  # noqa: F401
-                     n_keep, score_crc, score_update, scored_subsets, subset_indices,
-                     subset_size, train_step)
+                     magnitude_subset, n_keep, score_crc, score_update, scored_subsets,
+                     subset_indices, subset_size, train_step)
 from .sgd import sgd_step, weight_update  # noqa: F401
 
 # the module that runs each method's session (methods.METHODS holds the same names)

@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 from ..blob import DatasetBlob, QuantModel, RunConfig
-from ..methods import PRIOT_S, subset_size
+from ..methods import PRIOT_S, SUBSET_RULES, scored_counts, subset_size  # noqa: F401
 from .ops import (backward, effective_weights, evaluate, forward_saved, round_shift, sat16,
                   score_grad, session_limits, softmax_error, training_samples)
 
@@ -47,12 +47,26 @@ def subset_indices(n: int, k: int, seed: int, layer: int) -> np.ndarray:
     return bounds[:-1] + (((r >> 16) * size) >> 16)
 
 
+def magnitude_subset(weights, k: int) -> np.ndarray:
+    """The k edges of largest |w|, the lower edge index first among equal |w|, in
+    increasing edge index."""
+    a = np.abs(np.asarray(weights, dtype=np.int64).reshape(-1))
+    order = np.lexsort((np.arange(a.size), -a))   # by |w| desc, then index asc
+    return np.sort(order[:k])
+
+
 def scored_subsets(model: QuantModel, config: RunConfig) -> list[np.ndarray | None]:
     """Per layer: the scored edge indices (PRIOT-S) or None (PRIOT scores every edge)."""
     if config.method != PRIOT_S.code:
         return [None] * len(model.layers)
-    return [subset_indices(l.n_edges, subset_size(l.n_edges, config.score_permille),
-                           config.seed, i) for i, l in enumerate(model.layers)]
+    counts = scored_counts([l.n_edges for l in model.layers], config.score_permille,
+                           config.last_layer_permille)
+    if config.subset_rule == SUBSET_RULES["magnitude"]:
+        return [magnitude_subset(l.weights, k) for l, k in zip(model.layers, counts)]
+    if config.subset_rule == SUBSET_RULES["random"]:
+        return [subset_indices(l.n_edges, k, config.seed, i)
+                for i, (l, k) in enumerate(zip(model.layers, counts))]
+    raise ValueError(f"subset_rule {config.subset_rule}")
 
 
 def init_scores(model: QuantModel, config: RunConfig) -> list[np.ndarray]:
