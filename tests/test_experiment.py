@@ -194,3 +194,21 @@ def test_curve_pass_equals_separate_runs_for_every_method():
                                 want_predictions=False)
             separate.append(r.after_correct / r.test_total)
         assert curve == separate, method
+
+
+def test_verdicts_use_one_stated_threshold_and_say_partly():
+    """One "little loss" threshold (PAPER['little_loss']) for the table and the prose; the
+    cost claim is only "yes" when NITI's step is dearer than PRIOT's with both kernel sets."""
+    limit = ex.PAPER["little_loss"]
+    assert experiment_report.little_loss_verdict(-limit).startswith("yes")
+    assert experiment_report.little_loss_verdict(-limit - 0.01).startswith("no")
+    assert experiment_report.little_loss_verdict(+0.6).startswith("yes")
+    assert experiment_report.cost_verdict(1.08, 1.02, 1.2) == "yes"
+    assert experiment_report.cost_verdict(1.08, 0.92, 1.2).startswith("partly")
+    assert experiment_report.cost_verdict(0.9, 0.9, 1.1).startswith("partly")
+    assert experiment_report.cost_verdict(0.9, 0.9, 0.95).startswith("no")
+
+
+def test_std_is_the_sample_std_over_seeds():
+    assert ex._sample_std([0.80, 0.82, 0.84]) == pytest.approx(0.02)
+    assert ex._sample_std([0.5]) == 0.0
