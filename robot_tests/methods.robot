@@ -31,11 +31,22 @@ PRIOT-S Keeps A Fraction Of PRIOT's Score Memory
     priot-s 10% Score Memory Should Be At Most 0.11 Of PRIOT
     priot-s 20% Score Memory Should Be At Most 0.21 Of PRIOT
 
-PRIOT Beats Dynamic-Scale Integer Training On Rotated Digits
-    PRIOT Should Beat niti By At Least ${PAPER_MIN_GAIN} Points At 60 Degrees
+PRIOT Beats Dynamic-Scale Integer Training, Below The Paper's Range At 60 Degrees
+    [Documentation]    The paper's +8.08 to +33.75 points do not hold at 60 degrees against
+    ...                NITI with its own rounding (docs/results.md); what holds is asserted.
+    PRIOT Should Beat niti By At Least ${PRIOT_VS_NITI_MIN} Points At 60 Degrees
+    PRIOT Should Beat niti By Less Than ${PAPER_MIN_GAIN} Points At 60 Degrees
 
-PRIOT Stays Close To Tuned Static-Scale SGD
-    static-sgd Should Stay Within ${PRIOT_VS_STATIC_MARGIN} Points Of PRIOT At 60 Degrees
+PRIOT Does Not Beat Tuned Static-Scale SGD On Rotated Digits
+    [Documentation]    Not the paper's claim: tuned static-scale SGD stays ahead of PRIOT
+    ...                on the tiny CNN (not on VGG11), by less than the margin.
+    static-sgd Should Be Ahead Of PRIOT By Less Than ${PRIOT_VS_STATIC_MARGIN} Points At 60 Degrees
 
-PRIOT-S 20% Stays Close To PRIOT At A Small Shift
-    priot-s 20% Should Stay Within ${PRIOT_S_MARGIN} Points Of PRIOT At 30 Degrees
+PRIOT-S 20% Loses Little Accuracy
+    priot-s 20% Should Stay Within ${LITTLE_LOSS} Points Of PRIOT At 30 Degrees
+    priot-s 20% Should Stay Within ${LITTLE_LOSS} Points Of PRIOT At 60 Degrees
+
+PRIOT-S 10% Loses More Than A Little At 60 Degrees
+    [Documentation]    The paper's "little loss" does not hold for a tenth of the edges at
+    ...                60 degrees on the tiny CNN (docs/results.md).
+    priot-s 10% Should Be More Than ${LITTLE_LOSS} Points Below PRIOT At 60 Degrees

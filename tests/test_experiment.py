@@ -138,29 +138,35 @@ def _small_config_means(angle, knobs, seeds=(1, 2, 3)):
 def test_paper_checks_on_rotated_digits():
     """The paper's accuracy claims on a CI-sized configuration (500 on-device samples, 500
     test, 3 seeds, the knobs the full `invoke experiment` run chose at each angle, read from
-    docs/results.md), with the margins
-    measured there (docs/results.md):
-    * 60 deg: PRIOT beats tuned NITI-style dynamic-scale training by at least the paper's
-      lower bound, 8.08 points (measured here +14.4; full run +10.3 / +11.6 / +19.0 at
-      30 / 45 / 60 deg);
-    * 60 deg: PRIOT does NOT beat well-tuned static-scale SGD on rotated digits (measured
-      here -2.6; full run -1.4 to -4.5): asserted as "within 6 points", not as a win
-      (on VGG11 / rotated CIFAR-10 PRIOT does win: +3.5 to +10.2);
-    * 30 deg: PRIOT-S 20% stays within 6 points of PRIOT (measured -4.3; full run -4.0)
-      with a fifth of its score memory (the emulator test above). At 45-60 deg it does not
-      (-24 to -47 points on this tiny CNN): see docs/results.md."""
+    docs/results.md). Measured here (2026-12-02) beside the full run (1000 / 1000, 5 seeds):
+    * 60 deg, PRIOT vs tuned NITI (pseudo-stochastic rounding): +5.8 here, +5.0 in the full
+      run: PRIOT wins, but by less than the paper's lower bound of 8.08 points (it holds
+      at 30 deg only: +10.7 / +9.4). Asserted: 2 <= gain < 8.08, so the check says the
+      claim does not hold at 60 deg (and fails, asking for docs/results.md to be revised,
+      if it ever does).
+    * 60 deg, PRIOT vs tuned static-scale SGD: -3.5 here, -4.1 in the full run: PRIOT does
+      NOT beat it on rotated digits; asserted -6 < diff < 0 (on VGG11 PRIOT does win).
+    * PRIOT-S 20% (magnitude subset) within the "little loss" threshold (5 points,
+      PAPER['little_loss']) of PRIOT at 30 and 60 deg: -0.1 / -4.0 here, +0.6 / -2.6 in the
+      full run (margin at 60 deg: 1.0 point).
+    * PRIOT-S 10% at 60 deg is NOT within it: -15.9 here, -14.5 in the full run; asserted
+      more than 5 points below."""
+    little = ex.PAPER["little_loss"]
     chosen = experiment_report.documented_knobs("Tiny CNN")
-    far = _small_config_means(60.0, {m: chosen[(60.0, m)] for m in ("niti", "static-sgd",
-                                                                    "priot")})
-    assert far["priot"] - far["niti"] >= 8.08, far
-    assert abs(far["priot"] - far["static-sgd"]) < 6, far
+    far = _small_config_means(60.0, {m: chosen[(60.0, m)] for m in (
+        "niti", "static-sgd", "priot", "priot-s 10%", "priot-s 20%")})
+    assert 2 <= far["priot"] - far["niti"] < ex.PAPER["gain_min"], far
+    assert -6 < far["priot"] - far["static-sgd"] < 0, far
+    assert far["priot-s 20%"] - far["priot"] >= -little, far
+    assert far["priot-s 10%"] - far["priot"] < -little, far
     near = _small_config_means(30.0, {m: chosen[(30.0, m)] for m in ("priot", "priot-s 20%")})
-    assert near["priot"] - near["priot-s 20%"] < 6, near
+    assert near["priot-s 20%"] - near["priot"] >= -little, near
 
 
 def test_documented_knobs_are_read_from_the_results_table():
     chosen = experiment_report.documented_knobs("Tiny CNN")
-    assert chosen[(60.0, "niti")] == {"lr_shift": 0}
+    assert chosen[(60.0, "niti")] == {"lr_shift": 0, "grad_rounding": "pseudo-stochastic"}
+    assert chosen[(45.0, "priot-s 20%")]["subset_rule"] == "magnitude"
     assert chosen[(30.0, "priot")] == {"keep_permille": 900, "lr_shift": 6}
     assert {m for _, m in chosen} == {"static-sgd", "niti", "priot", "priot-s 10%",
                                       "priot-s 20%", "float"}
