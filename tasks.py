@@ -215,12 +215,13 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
 
 @task(auto_shortflags=False, help=_help(
     "n_train", "n_test", "method", "score_permille", "keep_permille", "lr_shift", "rounding",
-    "angle", port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
+    "angle", "model", "data_dir", port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
     drive="mounted RPI-RP2 drive (default: found automatically)",
     timeout=f"seconds to wait for the DONE line (default: {hw.BOARD_TIMEOUT_S:g})"))
 def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,
            subset=None, last_layer_permille=None,
-           keep_permille=None, lr_shift=None, rounding=None, angle=None, timeout=None):
+           keep_permille=None, lr_shift=None, rounding=None, angle=None, model=None,
+           data_dir=None, timeout=None):
     """Flash firmware + blobs to a real Pico (UF2) and read its report from UART0."""
     from priot import pipeline
 

@@ -190,8 +190,9 @@ _MEANING = {
     "subset": "PRIOT-S: which edges are scored: magnitude (the largest |w| of each layer) "
               "or random (a seeded stratified subset)",
     "data_dir": "directory with MNIST IDX files, or CIFAR-10 (cifar-10-batches-py or an "
-                "image folder) for --model vgg11",
-    "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path",
+                "image folder) for --model vgg11 or a 3x32x32 model blob",
+    "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path "
+            "(e.g. from invoke export)",
     "width": "VGG11 width multiplier",
     "backend": "emulator backend: " + " or ".join(BACKENDS),
     "timeout_s": "seconds before the run is abandoned",
