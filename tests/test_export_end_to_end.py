@@ -42,6 +42,8 @@ def test_export_writes_blob_provenance_accuracy_and_plan(exported):
     assert prov["metrics"]["int8_upright"] == result.metrics["int8_upright"]
     # 3 short epochs on 1000 digits: far above chance (10%), far from converged
     assert result.metrics["int8_upright"] > 0.5, result.metrics
+    print(f"\nthird architecture: int8 upright {result.metrics['int8_upright']:.1%}, rotated "
+          f"{result.metrics['int8_rotated']:.1%}, export {result.metrics['seconds']} s")
     assert any(l.startswith("int8 accuracy: upright") for l in lines)
     assert result.plan is not None and result.plan.fits and "priot" in result.fits_with
     assert any(l.strip() == "fits" for l in lines)
@@ -64,6 +66,8 @@ def test_the_blob_runs_in_the_emulator_like_host_and_numpy(run_settings, backend
     report, host = run_device_and_host(backend, image.bin, blobs.model, blobs.dataset,
                                        blobs.config)
     assert report.agrees_with(host) == []
+    print(f"\nemulator == host: frozen {host.frozen_correct}, after {host.after_correct} of "
+          f"20, score crc 0x{host.score_crc:08x}")
     assert report.train["samples"] == 20 and report.evals["after"].total == 20
     ref = reference.run(blob.decode_model(blobs.model), blob.decode_dataset(blobs.dataset),
                         blob.decode_config(blobs.config))

@@ -194,9 +194,11 @@ def export_model(model: str, out, data_dir=None, weights=None, no_pretrain: bool
     log(f"int8 accuracy: upright {m['int8_upright']:.1%} ({m['n_val']} validation images), "
         f"rotated {angle:g} deg {m['int8_rotated']:.1%} ({m['n_test']} test images); float "
         f"upright {m['float_upright']:.1%} / rotated {m['float_rotated']:.1%}")
+    method = (f" --method {fits_with[0]}" if plan is not None and not plan.fits and fits_with
+              else "")
     log(f"wrote {out} and {out.name}.json ({time.perf_counter() - t0:.1f} s); run it with "
         f"'invoke emulate --model {out}"
-        + (f" --data-dir {data_dir}" if data_dir is not None else "") + "'")
+        + (f" --data-dir {data_dir}" if data_dir is not None else "") + method + "'")
     return ExportResult(out, spec, m, plan, fits_with, prov)
 
 

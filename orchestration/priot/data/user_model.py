@@ -326,11 +326,15 @@ def _call_builder(spec: str) -> tuple[object, Path]:
     mod_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(mod_spec)
     sys.modules[name] = module   # dataclasses etc. in the user's file look themselves up
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)   # the file may import its neighbours
     try:
         mod_spec.loader.exec_module(module)
     except Exception as e:   # the user's code: say where it failed
         raise ModelError(f"--model {spec}: importing {path} failed: "
                          f"{type(e).__name__}: {e}") from e
+    finally:
+        sys.path.remove(folder)
     fn = getattr(module, func, None)
     if not callable(fn):
         raise ModelError(f"--model {spec}: {path} defines no function {func!r}")
