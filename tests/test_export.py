@@ -284,3 +284,59 @@ def test_cli_refuses_in_one_line(tmp_path, repo_root):
     assert done.returncode == 1
     assert done.stderr.startswith("error: layer 3 (AvgPool2d(kernel_size=2")
     assert "Traceback" not in done.stderr and not (tmp_path / "m.prmd").exists()
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory, arm_toolchain):
+    return tmp_path_factory.mktemp("build")
+
+
+def test_cifar_shaped_model_exports_and_runs_on_the_host(tmp_path, build_dir):
+    """A 3-channel user model on CIFAR-10 python batches (random pixels: the flow, not the
+    accuracy): the source follows the folder, the blob then runs through host-run with
+    CIFAR-10's defaults, found from --data-dir."""
+    from test_cifar import write_batch
+
+    from priot import pipeline
+    from priot.data import cifar
+
+    batches = tmp_path / "cifar-10-batches-py"
+    batches.mkdir()
+    for i, name in enumerate(cifar.TRAIN_BATCHES):
+        write_batch(batches / name, 60, i, i)
+    write_batch(batches / cifar.TEST_BATCH, 60, 99)
+    builder = tmp_path / "cifar_model.py"
+    builder.write_text("from torch import nn\n\ndef make():\n    return nn.Sequential("
+                       "nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), "
+                       "nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 16 * 16, 10))\n")
+    out = tmp_path / "cifar.prmd"
+    lines: list[str] = []
+    result = export.export_model(f"{builder}:make", out, data_dir=batches, epochs=1,
+                                 qat_epochs=1, build_dir=build_dir,
+                                 cache_dir=tmp_path / "cache", log=lines.append,
+                                 progress=False)
+    m = blob.decode_model(out.read_bytes())
+    assert (m.in_c, m.in_h, m.in_w, m.n_classes) == (3, 32, 32, 10)
+    assert result.provenance["data"]["source"] == "cifar10"
+    assert any("(priot, 200 training / 100 test samples)" in l for l in lines)
+    s = settings.from_options({"model": str(out), "data_dir": str(batches), "n_train": "50",
+                               "n_test": "60"}, defaults={"cache_dir": tmp_path / "cache",
+                                                          "build_dir": build_dir})
+    assert s.source == "cifar10"
+    summary = pipeline.host_run(s, log=lambda *_: None)
+    assert summary.result["evals"]["after"][1] == 60
+
+
+def test_trained_module_is_quantized_as_is(tmp_path, build_dir, repo_root):
+    """--no-pretrain: a torch.save'd module (counted as trained: its weights come from a
+    file) is folded, calibrated and quantized without any training epoch."""
+    module = user_model.load(f"{repo_root / FIXTURE}:make").module
+    torch.save(module, tmp_path / "module.pt")
+    out = tmp_path / "frozen.prmd"
+    result = export.export_model(str(tmp_path / "module.pt"), out, no_pretrain=True,
+                                 build_dir=build_dir, cache_dir=tmp_path / "cache",
+                                 log=lambda *_: None, progress=False)
+    assert result.metrics["float_epochs"] == 0 and result.metrics["qat_epochs"] == 0
+    assert result.provenance["user_model"]["no_pretrain"] is True
+    assert result.provenance["user_model"]["model_sha256"] and out.is_file()
+    assert blob.decode_model(out.read_bytes()).n_edges == result.plan.n_edges
