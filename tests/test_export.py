@@ -22,6 +22,16 @@ def ok_tail(c=8, hw=14):
     return [nn.Flatten(), nn.Linear(c * hw * hw, 10)]
 
 
+class _ScaledConv(nn.Conv2d):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+class _OwnForward(nn.Sequential):
+    def forward(self, x):
+        return super().forward(x.flip(-1))
+
+
 # (model, words the message must contain: the layer's index, its repr and the problem)
 REFUSED = {
     "stride 2": (nn.Sequential(conv(1, 8, stride=2), nn.ReLU(), *ok_tail()),
@@ -89,6 +99,11 @@ REFUSED = {
         ["17 conv/linear layers", "at most 16"]),
     "not nn.Sequential": (models.TinyCNN(), ["models.TinyCNN", "not an nn.Sequential"]),
     "empty": (nn.Sequential(nn.Dropout()), ["no layers to run"]),
+    "a subclass of a supported layer": (
+        nn.Sequential(_ScaledConv(1, 8, 3, padding=1), nn.ReLU(), *ok_tail(hw=28)),
+        ["layer 0 (_ScaledConv(1, 8", "a subclass of nn.Conv2d: its forward may differ"]),
+    "nn.Sequential with its own forward": (
+        _OwnForward(nn.Flatten(), nn.Linear(784, 10)), ["_OwnForward", "its own forward"]),
 }
 
 

@@ -18,8 +18,8 @@ integer engine runs, in this order::
   at inference, and the device trains without dropout;
 * the first conv's input channels and the first linear's input features must match the
   data (MNIST 1x28x28, CIFAR-10 3x32x32); the last linear has as many outputs as the
-  data has classes (10); conv inputs at most 255 channels (the blob's u8 fields), linear
-  features at most 65535.
+  data has classes (10); channels and features at most 65535 (the layer table's u16
+  fields).
 
 Everything else (another kernel size, stride or padding, average pooling, another
 activation, softmax, a conv after the flatten, a module that is not ``nn.Sequential``)
@@ -45,14 +45,14 @@ from ..core import blob
 from ..errors import ModelError
 from .models import ChainCNN
 
-MAX_CONV_CHANNELS = 255   # the model header's in_c is a u8 (the first conv's input)
-MAX_FEATURES = 65535      # the layer table's u16 fields
+MAX_FEATURES = 65535      # the layer table's u16 fields (channels, features)
 
 SUPPORTED = ("supported, in this order: Conv2d(c_in, c_out, 3, stride=1, padding=1) "
              "[BatchNorm2d(c_out)] ReLU() [MaxPool2d(2)], repeated; Flatten(); "
              "Linear(f_in, f_out) ReLU(), repeated; a last Linear(f_in, n_classes) without "
              "ReLU (Dropout and Identity are dropped)")
 
+_ENGINE_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.Flatten, nn.Linear)
 _DROPPED = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
             nn.FeatureAlphaDropout, nn.Identity)
 
@@ -127,9 +127,10 @@ def _pool_problem(m: nn.MaxPool2d) -> str | None:
 def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
     """The chain of ``model`` for inputs ``in_shape`` (C, H, W) and ``n_classes`` outputs;
     ModelError on the first thing the engine cannot run. Reads no data, trains nothing."""
-    if not isinstance(model, nn.Sequential):
+    if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
         raise ModelError(f"the model is a {type(model).__module__}.{type(model).__name__}, "
-                         "not an nn.Sequential: write it as nn.Sequential(...) of the "
+                         "not an nn.Sequential (or one with its own forward): write it "
+                         "as nn.Sequential(...) of the "
                          f"supported layers ({SUPPORTED})")
     c, h, w = (int(v) for v in in_shape)
     convs, fcs, conv_mods, fc_mods, notes, kept = [], [], [], [], [], []
@@ -139,16 +140,16 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
     pending_conv = None
     last_kept = None
     modules = _flatten(model)
-    if not any(not isinstance(m, _DROPPED) for _, m in modules):
+    if all(type(m) in _DROPPED for _, m in modules):
         raise ModelError(f"the nn.Sequential has no layers to run; {SUPPORTED}")
     for name, mod in modules:
-        if isinstance(mod, _DROPPED):
+        if type(mod) in _DROPPED:
             notes.append(f"layer {name} ({mod!r}) dropped: the identity at inference, and "
                          "on-device training uses no dropout")
             continue
         kept.append(f"{name}: {mod!r}")
         last_kept = (name, mod)
-        if isinstance(mod, nn.Conv2d):
+        if type(mod) is nn.Conv2d:
             if flat:
                 raise _refuse(name, mod, "a conv after the Flatten: all convs come first")
             if last in ("conv", "bn"):
@@ -161,15 +162,14 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
                 what = "the data has" if not convs else "the previous conv gives"
                 raise _refuse(name, mod, f"in_channels={mod.in_channels} but {what} {c} "
                               f"channel(s) ({c}x{h}x{w})", supported=False)
-            if c > MAX_CONV_CHANNELS:
-                raise _refuse(name, mod, f"{c} input channels: at most {MAX_CONV_CHANNELS}",
-                              supported=False)
+            if mod.out_channels > MAX_FEATURES:
+                raise _refuse(name, mod, f"at most {MAX_FEATURES} channels", supported=False)
             pending_conv = [mod, None]
             conv_mods.append(pending_conv)
             convs.append([mod.out_channels, False])
             c = mod.out_channels
             last = "conv"
-        elif isinstance(mod, nn.BatchNorm2d):
+        elif type(mod) is nn.BatchNorm2d:
             if last != "conv":
                 raise _refuse(name, mod, "batch norm is folded into the conv it directly "
                               "follows: put it right after a Conv2d, before the ReLU")
@@ -181,12 +181,12 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
                               "running statistics", supported=False)
             pending_conv[1] = mod
             last = "bn"
-        elif isinstance(mod, nn.ReLU):
+        elif type(mod) is nn.ReLU:
             if last not in ("conv", "bn", "linear"):
                 raise _refuse(name, mod, "a ReLU must directly follow a conv (or its batch "
                               "norm) or a linear")
             last = "relu"
-        elif isinstance(mod, nn.MaxPool2d):
+        elif type(mod) is nn.MaxPool2d:
             if last in ("conv", "bn"):
                 raise _refuse(name, mod, f"the conv before it (layer {last_name}) has no "
                               "ReLU: the engine pools after the ReLU (conv -> [batch norm] "
@@ -206,7 +206,7 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
             convs[-1][1] = True
             h, w = h // 2, w // 2
             last = "pool"
-        elif isinstance(mod, nn.Flatten):
+        elif type(mod) is nn.Flatten:
             if flat:
                 raise _refuse(name, mod, "a second Flatten")
             if last in ("conv", "bn"):
@@ -217,7 +217,7 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
             flat = True
             pending_conv = None
             last = "flatten"
-        elif isinstance(mod, nn.Linear):
+        elif type(mod) is nn.Linear:
             if not flat:
                 raise _refuse(name, mod, "a Linear needs Flatten() before it (the input is "
                               "an image, C x H x W)")
@@ -237,11 +237,14 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
             last = "linear"
         else:
             kind = type(mod).__name__
+            base = next((b for b in type(mod).__mro__[1:] if b in _ENGINE_LAYERS), None)
             why = {"AvgPool2d": "average pooling is not supported (use MaxPool2d(2))",
                    "AdaptiveAvgPool2d": "adaptive/average pooling is not supported",
                    "Softmax": "drop it: the last Linear's outputs are the logits",
                    "LogSoftmax": "drop it: the last Linear's outputs are the logits"}.get(
-                kind, f"{kind} is not a layer the integer engine runs")
+                kind, f"{kind} is not a layer the integer engine runs" + (
+                    f" (a subclass of nn.{base.__name__}: its forward may differ, use "
+                    f"nn.{base.__name__} itself)" if base else ""))
             raise _refuse(name, mod, why)
         last_name = name
     if last != "linear":
