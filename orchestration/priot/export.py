@@ -151,9 +151,14 @@ def export_model(model: str, out, data_dir=None, weights=None, no_pretrain: bool
     from .data import pretrain, quantize, user_model
 
     t0 = time.perf_counter()
-    data.check_angle(angle)
+    try:
+        data.check_angle(angle)
+    except ValueError as e:
+        raise SettingsError(f"--angle: {e}") from None
     if max_train is not None and max_train < 1:
         raise SettingsError(f"--max-train {max_train} must be at least 1")
+    if batch_size < 1:
+        raise SettingsError(f"--batch-size {batch_size} must be at least 1")
     c = check(model, out, data_dir, weights, no_pretrain, epochs, qat_epochs, seed)
     spec, out = c.spec, Path(out)
     log(f"model {model}: {spec.describe()} ({spec.n_layers} layers) on "

@@ -128,7 +128,9 @@ def parse(model, in_shape: tuple[int, int, int], n_classes: int) -> ChainSpec:
     """The chain of ``model`` for inputs ``in_shape`` (C, H, W) and ``n_classes`` outputs;
     ModelError on the first thing the engine cannot run. Reads no data, trains nothing."""
     if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
-        raise ModelError(f"the model is a {type(model).__module__}.{type(model).__name__}, "
+        kind, where = type(model).__qualname__, type(model).__module__
+        kind = kind if where.startswith("priot_user_model_") else f"{where}.{kind}"
+        raise ModelError(f"the model is a {kind}, "
                          "not an nn.Sequential (or one with its own forward): write it "
                          "as nn.Sequential(...) of the "
                          f"supported layers ({SUPPORTED})")
