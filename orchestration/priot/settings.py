@@ -14,7 +14,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .core.blob import RunConfig
+from .core.blob import BlobError, RunConfig, decode_model
+from .data import N_CLASSES, SOURCE_SHAPES, source_of_dir
 from .core.config_table import FIELDS, SCORE_INITS, setting_problem
 from .device.emulator import BACKENDS
 from .core.methods import DEFAULT_SUBSET, GRAD_ROUNDINGS, METHODS, SUBSET_RULES
@@ -25,8 +26,9 @@ ARCHS = ("tiny_cnn", "vgg11")
 # Defaults that differ by architecture, so that each one's defaults fit the Pico:
 # CIFAR-10 images are 3 KiB, so 300 of them fill most of the 1 MiB dataset region, and
 # VGG11 x1/8 fits the SRAM with PRIOT-S (10% of edges scored), not with PRIOT.
+SOURCE_DEFAULTS = {"cifar10": {"n_train": 200, "n_test": 100}}
 ARCH_DEFAULTS = {"tiny_cnn": {},
-                 "vgg11": {"source": "cifar10", "n_train": 200, "n_test": 100,
+                 "vgg11": {"source": "cifar10", **SOURCE_DEFAULTS["cifar10"],
                            "method": "priot-s"}}
 
 
@@ -72,8 +74,10 @@ class RunSettings:
                                 "(bundled digits), 'idx' or 'cifar10' with --data-dir")
         if need_data and self.source == "cifar10" and self.data_dir is None:
             raise SettingsError(
-                "--model vgg11 trains on CIFAR-10: give --data-dir DIR with the python "
-                "batches (DIR/cifar-10-batches-py) or an image folder DIR/<class>/<image>; "
+                ("--model vgg11 trains" if self.model is None else
+                 f"model blob {self.model} takes 3x32x32 images: it runs")
+                + " on CIFAR-10: give --data-dir DIR with the python batches "
+                "(DIR/cifar-10-batches-py) or an image folder DIR/<class>/<image>; "
                 "on a machine that is online, 'invoke get-cifar10 --data-dir DIR' downloads "
                 "and verifies the official archive")
         if need_data and self.source == "idx" and self.data_dir is None:
@@ -81,7 +85,7 @@ class RunSettings:
                                 "and friends, optionally .gz)")
         if self.arch not in ARCHS:
             raise SettingsError(f"unknown model {self.arch!r}: use one of {', '.join(ARCHS)}")
-        if (self.arch == "vgg11") != (self.source == "cifar10"):
+        if self.model is None and (self.arch == "vgg11") != (self.source == "cifar10"):
             raise SettingsError("VGG11 runs on CIFAR-10 and the tiny CNN on MNIST: use "
                                 "--model vgg11 with --data-dir <CIFAR-10>, or neither")
         if not 0 < self.width <= 1:
@@ -114,9 +118,35 @@ class RunSettings:
             raise SettingsError("timeout must be positive seconds")
         if self.model is not None and not Path(self.model).is_file():
             raise SettingsError(f"model blob {self.model} does not exist: run "
-                                "'invoke prepare' or drop --model to use the default")
+                                "'invoke prepare' or 'invoke export', or drop --model to use "
+                                "the default")
+        if self.model is not None:
+            self._check_model_fits_data()
         if self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise SettingsError(f"--data-dir {self.data_dir} is not a directory")
+
+    def _check_model_fits_data(self) -> None:
+        """A given model blob must take the source's images and classes (read from the
+        blob's header and the source's kind; no data is loaded)."""
+        try:
+            m = decode_model(Path(self.model).read_bytes())
+        except BlobError as e:
+            raise SettingsError(f"--model {self.model} is not a valid model blob: {e}") from None
+        want = SOURCE_SHAPES[self.source]
+        got = (m.in_c, m.in_h, m.in_w)
+        data = ("CIFAR-10 (--data-dir " + str(self.data_dir) + ")" if self.source == "cifar10"
+                else "MNIST digits" + (f" (--data-dir {self.data_dir})" if self.data_dir
+                                       else " (the bundled ones)"))
+        if got != want or m.n_classes != N_CLASSES:
+            fix = ("give --data-dir with CIFAR-10 (python batches or an image folder)"
+                   if got == SOURCE_SHAPES["cifar10"] else
+                   "give --data-dir with MNIST IDX files, or drop --data-dir for the bundled "
+                   "digits" if got == SOURCE_SHAPES["idx"] else
+                   "export a model for this data with 'invoke export'")
+            raise SettingsError(
+                f"model blob {self.model} takes {'x'.join(map(str, got))} images and "
+                f"{m.n_classes} classes, but {data} are {'x'.join(map(str, want))} with "
+                f"{N_CLASSES} classes: {fix}")
 
     def run_config(self, progress_every: int = 0) -> RunConfig:
         method = METHODS[self.method]
@@ -160,8 +190,9 @@ _MEANING = {
     "subset": "PRIOT-S: which edges are scored: magnitude (the largest |w| of each layer) "
               "or random (a seeded stratified subset)",
     "data_dir": "directory with MNIST IDX files, or CIFAR-10 (cifar-10-batches-py or an "
-                "image folder) for --model vgg11",
-    "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path",
+                "image folder) for --model vgg11 or a 3x32x32 model blob",
+    "arch": "tiny_cnn (MNIST), vgg11 (CIFAR-10, with --data-dir), or a model blob path "
+            "(e.g. from invoke export)",
     "width": "VGG11 width multiplier",
     "backend": "emulator backend: " + " or ".join(BACKENDS),
     "timeout_s": "seconds before the run is abandoned",
@@ -229,9 +260,29 @@ def from_options(options: dict, defaults: dict | None = None) -> RunSettings:
         given[name] = parse_number(text, kind, option) if kind else text
     if given.get("arch") not in (None, *ARCHS):   # a path: the model blob
         given["model"] = Path(given.pop("arch"))
+        _source_for_model_blob(given)
     for key, value in ARCH_DEFAULTS.get(given.get("arch"), {}).items():
         given.setdefault(key, value)   # e.g. vgg11: CIFAR-10, and sizes that fit the Pico
     if "data_dir" in given:
         given["data_dir"] = Path(given["data_dir"])
         given.setdefault("source", "idx")
     return RunSettings(**given)
+
+
+def _source_for_model_blob(given: dict) -> None:
+    """With a model blob (e.g. from ``invoke export``) the data source is what --data-dir
+    holds (MNIST IDX files or CIFAR-10), else the bundled digits, or CIFAR-10 when the blob
+    takes 3x32x32 images (then --data-dir is asked for); CIFAR-10's sample counts are
+    ARCH_DEFAULTS' for VGG11, so that the dataset blob fits its flash region."""
+    if "source" not in given:
+        if given.get("data_dir") is not None:
+            given["source"] = source_of_dir(given["data_dir"])
+        elif Path(given["model"]).is_file():
+            try:
+                m = decode_model(Path(given["model"]).read_bytes())
+            except BlobError:
+                return   # validate() names the problem
+            if (m.in_c, m.in_h, m.in_w) == SOURCE_SHAPES["cifar10"]:
+                given["source"] = "cifar10"
+    for key, value in SOURCE_DEFAULTS.get(given.get("source"), {}).items():
+        given.setdefault(key, value)

