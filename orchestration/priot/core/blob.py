@@ -23,6 +23,7 @@ FIRMWARE_MAX = 124 * 1024
 # the saved state (docs/BLOBS.md "Saved state"): two slots of STATE_SLOT bytes
 STATE_ADDR, STATE_SLOT = 0x1001F000, 64 * 1024
 STATE_MAX = 2 * STATE_SLOT
+STATE_HEADER = 48          # the "PRST" header before the payload (priot/state.h)
 CONFIG_ADDR, CONFIG_MAX = 0x1003F000, 4 * 1024
 MODEL_ADDR, MODEL_MAX = 0x10040000, 768 * 1024
 DATASET_ADDR, DATASET_MAX = 0x10100000, 1024 * 1024
