@@ -34,6 +34,7 @@ RUN_OPTIONS = ("angle", "n_train", "n_test", "method", "score_permille", "subset
                "last_layer_permille", "keep_permille", "lr_shift", "score_init", "rounding",
                "epochs", "seed", "data_dir", "model", "width")
 EMULATOR_OPTIONS = ("backend", "timeout")
+STATE_OPTIONS = ("save_state", "resume_state")   # the saved state (docs/BLOBS.md)
 
 from priot import interrupt  # noqa: E402
 
@@ -42,7 +43,8 @@ interrupt.install()  # Ctrl-C, SIGTERM, SIGHUP: stop the emulator, remove its fi
 
 def _given(scope: dict) -> dict:
     """The run options among a task's arguments (name -> text, None: not given)."""
-    return {k: v for k, v in scope.items() if k in RUN_OPTIONS + EMULATOR_OPTIONS}
+    return {k: v for k, v in scope.items()
+            if k in RUN_OPTIONS + EMULATOR_OPTIONS + STATE_OPTIONS}
 
 
 def _help(*options: str, **own: str) -> dict:
@@ -56,13 +58,13 @@ def _fail(exc: Exception) -> None:
 
 
 @task(auto_shortflags=False, help=_help(
-    *RUN_OPTIONS, *EMULATOR_OPTIONS,
+    *RUN_OPTIONS, *EMULATOR_OPTIONS, *STATE_OPTIONS,
     rerun="emulate again even if a stored run has the same firmware image and blobs"))
 def emulate(c, angle=None, n_train=None, n_test=None, method=None, score_permille=None,
             subset=None, last_layer_permille=None,
             keep_permille=None, lr_shift=None, score_init=None, rounding=None, epochs=None,
             seed=None, data_dir=None, model=None, width=None, backend=None, timeout=None,
-            rerun=False):
+            rerun=False, save_state=False, resume_state=None):
     """Run PRIOT end to end in the emulator and print the report."""
     from priot import pipeline
 
@@ -215,14 +217,14 @@ def experiment(c, model="tiny_cnn", angles=None, seeds=None, methods=None, name=
 
 @task(auto_shortflags=False, help=_help(
     "n_train", "n_test", "method", "score_permille", "keep_permille", "lr_shift", "rounding",
-    "angle", "model", "data_dir",
+    "angle", "model", "data_dir", *STATE_OPTIONS,
     port="serial port of the USB-serial adapter on UART0 (e.g. /dev/ttyACM0)",
     drive="mounted RPI-RP2 drive (default: found automatically)",
     timeout=f"seconds to wait for the DONE line (default: {hw.BOARD_TIMEOUT_S:g})"))
 def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_permille=None,
            subset=None, last_layer_permille=None,
            keep_permille=None, lr_shift=None, rounding=None, angle=None, model=None,
-           data_dir=None, timeout=None):
+           data_dir=None, timeout=None, save_state=False, resume_state=None):
     """Flash firmware + blobs to a real Pico (UF2) and read its report from UART0."""
     from priot import pipeline
 

@@ -16,7 +16,7 @@ from priot.device.emulator.protocol import Report
 RECORDED = """PRIOT BOOT fw=1 clk_hz=125000000
 PRIOT MODEL layers=4 edges=26632 crc=0x1a2b3c4d
 PRIOT DATA train=2 test=2 angle=45
-PRIOT CONFIG method=0 score_permille=0 grad_rounding=0 subset_rule=0 last_layer_permille=0 keep_permille=900 lr_shift=5 score_init=0 init_shift=6 epochs=1 seed=1 train=2 test=2
+PRIOT CONFIG method=0 score_permille=0 grad_rounding=0 subset_rule=0 last_layer_permille=0 keep_permille=900 lr_shift=5 score_init=0 init_shift=6 epochs=1 seed=1 persist=0 train=2 test=2
 PRIOT EVAL phase=frozen correct=1 total=2 cycles=7000000
 PRIOT EVAL phase=before correct=1 total=2 cycles=7000000
 PRIOT TRAIN samples=2 cycles=21000000 forward=7000000 loss=3000 backward=10000000 update=600000 mask=2700000 scale=0

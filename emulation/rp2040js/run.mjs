@@ -4,6 +4,12 @@
 //   node run.mjs --firmware fw.bin [--blob 0xADDR:file]... [--max-cycles N]
 //                [--timeout SECONDS] [--stop-on "PRIOT DONE"] [--boot2]
 //                [--instruction-clock] [--opcode-histogram FILE]
+//                [--power-cut-after N] [--flash-out FILE]
+//
+// The boot ROM's flash functions are emulated (flash_rom.mjs): firmware can erase and
+// program flash as on silicon. --power-cut-after N stops the run half-way through the
+// N+1-th flash erase/program (status power_cut); --flash-out writes the 2 MiB flash image
+// as it is at the end (after a power cut too), to flash back as blobs on the next run.
 //
 // stdout: UART0 lines as they arrive. stderr: at most a few EMU-* notes, then one line
 //   EMU {"status":...,"cycles":...,"instructions":...,"wall_s":...,"clk_sys":...,"mips":...}
@@ -11,6 +17,7 @@
 // See README.md for what is emulated beyond stock rp2040js (HardFault entry).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RP2040 } from 'rp2040js';
+import { FlashRomError, installFlashRom } from './flash_rom.mjs';
 
 const FLASH_BASE = 0x10000000;
 const FLASH_SIZE = 2 * 1024 * 1024; // the Pico's W25Q16 flash
@@ -24,11 +31,12 @@ const EXC_HARDFAULT = 3;
 const BKPT_OPCODE_HIGH_BYTE = 0xbe;
 const CHECK_EVERY = 100_000; // loop steps between wall-clock and cycle-limit checks
 const MAX_WARNINGS = 20;
-const EXIT_CODES = { done: 0, idle: 0, break: 2, lockup: 2, timeout: 3, cycle_limit: 3 };
+const EXIT_CODES = { done: 0, idle: 0, power_cut: 0, break: 2, lockup: 2, timeout: 3, cycle_limit: 3 };
 const EXIT_BAD_ARGUMENTS = 4;
 const USAGE =
   'usage: node run.mjs --firmware fw.bin [--blob 0xADDR:file]... [--max-cycles N] ' +
-  '[--timeout SECONDS] [--stop-on TEXT] [--boot2] [--instruction-clock] [--opcode-histogram FILE]';
+  '[--timeout SECONDS] [--stop-on TEXT] [--boot2] [--instruction-clock] [--opcode-histogram FILE] ' +
+  '[--power-cut-after N] [--flash-out FILE]';
 
 class UsageError extends Error {}
 
@@ -45,7 +53,7 @@ function parsePositive(text, option) {
 function parseArgs(argv) {
   const args = {
     firmware: null, blobs: [], maxCycles: null, timeoutS: null, stopOn: 'PRIOT DONE', boot2: false,
-    instructionClock: false, opcodeHistogram: null,
+    instructionClock: false, opcodeHistogram: null, powerCutAfter: null, flashOut: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const option = argv[i];
@@ -77,6 +85,14 @@ function parseArgs(argv) {
       args.stopOn = value;
     } else if (option === '--opcode-histogram') {
       args.opcodeHistogram = value;
+    } else if (option === '--power-cut-after') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) {
+        throw new UsageError(`--power-cut-after needs a whole number of flash operations, got ${JSON.stringify(value)}`);
+      }
+      args.powerCutAfter = n;
+    } else if (option === '--flash-out') {
+      args.flashOut = value;
     } else {
       throw new UsageError(`unknown option ${option}`);
     }
@@ -145,6 +161,7 @@ function run(args) {
   const mcu = new RP2040();
   mcu.reset();
   loadFlash(mcu, args);
+  const rom = installFlashRom(mcu, { powerCutAfter: args.powerCutAfter, flashSize: FLASH_SIZE });
   enterImage(mcu, args.boot2);
   const { core, clock } = mcu;
 
@@ -198,6 +215,21 @@ function run(args) {
   // BKPT stops the run; UDF is an undefined instruction: HardFault, as on silicon.
   const handleBreak = () => {
     const at = ((core.PC & ~1) - core.breakRewind) >>> 0;
+    try {
+      if (rom.handle(at, breakCode)) {
+        breakCode = null;
+        if (rom.state.powerCut) {
+          note(`power cut during flash operation ${rom.state.ops + 1}`);
+          status = 'power_cut';
+        }
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof FlashRomError)) throw err;
+      fault ??= { pc: (core.LR & ~1) >>> 0, what: err.message };
+      breakCode = null;
+      return;
+    }
     if (mcu.readUint16(at) >> 8 === BKPT_OPCODE_HIGH_BYTE) {
       note(`BKPT #${breakCode} at ${hex(at)}`);
       status = 'break';
@@ -261,6 +293,10 @@ function run(args) {
       if (breakCode !== null) {
         handleBreak();
       }
+      if (rom.state.fault !== null) {
+        fault ??= { pc: lastPC, what: rom.state.fault };
+        rom.state.fault = null;
+      }
       if (fault !== null) {
         enterHardFault();
       }
@@ -283,6 +319,10 @@ function run(args) {
     clk_sys: mcu.clkSys,
     mips: Number((instructions / wallS / 1e6).toFixed(2)),
   };
+  summary.flash = { erased: rom.state.erased, programmed: rom.state.programmed, ops: rom.state.ops };
+  if (args.flashOut !== null) {
+    writeFileSync(args.flashOut, mcu.flash.subarray(0, FLASH_SIZE));
+  }
   if (histogram !== null) {
     const counts = {};
     histogram.forEach((n, opcode) => {

@@ -8,6 +8,7 @@
 #include "lineout.h"
 #include "priot/blob.h"
 #include "priot/engine.h"
+#include "priot/state.h"
 
 /* The session arena (scores, w_eff, activations, errors; see priot/engine.h). The 256 KiB
  * main SRAM also holds the kernel code copied to RAM and the rest of .data/.bss. */
@@ -84,6 +85,51 @@ static void hook_train(void *ctx, const priot_train_stats_t *st)
 
 static const uint8_t *flash(uint32_t addr) { return (const uint8_t *)(uintptr_t)addr; }
 
+/* The saved-state slots in flash (flash_layout.h), written through the boot ROM. */
+static int state_erase(void *ctx, uint32_t slot)
+{
+    (void)ctx;
+    return board_flash_erase(PRIOT_STATE_ADDR - PRIOT_FLASH_BASE + slot * PRIOT_STATE_SLOT,
+                             PRIOT_STATE_SLOT);
+}
+
+static int state_program(void *ctx, uint32_t slot, uint32_t off, const uint8_t *page)
+{
+    (void)ctx;
+    return board_flash_program(PRIOT_STATE_ADDR - PRIOT_FLASH_BASE + slot * PRIOT_STATE_SLOT +
+                                   off, page, PRIOT_STATE_PAGE);
+}
+
+static const priot_state_store_t state_store = {
+    (const uint8_t *)(uintptr_t)PRIOT_STATE_ADDR, PRIOT_STATE_SLOT, (void *)0, state_erase,
+    state_program};
+
+static const char *state_status(int st)
+{
+    switch (st) {
+    case PRIOT_OK: return "ok";
+    case PRIOT_E_STATE_NONE: return "none";
+    case PRIOT_E_STATE_MISMATCH: return "mismatch";
+    default: return "error";
+    }
+}
+
+static void hook_state(void *ctx, uint32_t event, int st, const priot_state_info_t *info)
+{
+    (void)ctx;
+    out_begin("STATE");
+    out_str("event", event == PRIOT_STATE_SAVED ? "saved" : "restored");
+    out_str("status", state_status(st));
+    if (info && (st == PRIOT_OK || st == PRIOT_E_STATE_MISMATCH)) {
+        out_u32("slot", info->slot);
+        out_u32("seq", info->sequence);
+        out_u32("samples", info->samples);
+        out_u32("bytes", info->bytes);
+        out_hex("crc", info->state_crc);
+    }
+    out_end();
+}
+
 static uint32_t limited(uint32_t n, uint32_t lim) { return (lim && lim < n) ? lim : n; }
 
 /* Bytes of scores kept (PRIOT-S regenerates its subset from the seed: no index bytes). */
@@ -145,6 +191,7 @@ int main(void)
     out_u32("init_shift", config.init_shift);
     out_u32("epochs", config.epochs);
     out_u32("seed", config.seed);
+    out_u32("persist", config.persist);
     out_u32("train", limited(dataset.n_train, config.train_limit));
     out_u32("test", limited(dataset.n_test, config.test_limit));
     out_end();
@@ -155,6 +202,8 @@ int main(void)
     hooks.on_progress = config.progress_every ? hook_progress : 0;
     hooks.on_train = hook_train;
     hooks.on_predict = 0;
+    hooks.state = &state_store;
+    hooks.on_state = hook_state;
     st = priot_run(&session, &model, &dataset, &config, (uint8_t *)arena, sizeof(arena),
                    &hooks, &result);
     if (st != PRIOT_OK)

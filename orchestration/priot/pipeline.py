@@ -24,6 +24,7 @@ from .device.emulator import BACKENDS, EmulatorBackend, EmulatorUnavailable
 from .device.emulator.protocol import Report
 from .core.methods import METHODS
 from .settings import DEFAULT_MODEL, RunSettings, SettingsError
+from .paths import atomic_write
 
 CLK_HZ = 125_000_000
 PRETRAIN_VERSION = 1  # bump when pretraining changes, so cached models are rebuilt
@@ -139,18 +140,25 @@ class Blobs:
     model: bytes
     dataset: bytes
     config: bytes
+    # the saved-state slots flashed with the run (--resume-state, or erased for
+    # --save-state); None: the state region is left as it is
+    state: bytes | None = None
 
     def at_addresses(self) -> dict[int, bytes]:
-        return {blob.CONFIG_ADDR: self.config, blob.MODEL_ADDR: self.model,
-                blob.DATASET_ADDR: self.dataset}
+        out = {blob.CONFIG_ADDR: self.config, blob.MODEL_ADDR: self.model,
+               blob.DATASET_ADDR: self.dataset}
+        if self.state is not None:
+            out[blob.STATE_ADDR] = self.state
+        return out
 
     def write(self, folder: Path) -> Path:
         """The three blobs as files (what Renode's priot.resc and picotool users load)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in (("config.prcf", self.config), ("model.prmd", self.model),
-                           ("dataset.prds", self.dataset)):
-            (folder / name).write_bytes(data)
+                           ("dataset.prds", self.dataset), ("state.bin", self.state)):
+            if data is not None:
+                (folder / name).write_bytes(data)
         return folder
 
 
@@ -172,7 +180,18 @@ def make_blobs(s: RunSettings, log=_log, progress_every: int | None = None) -> B
             hint = "lower --n-train/--n-test" if name == "dataset" else "use a smaller model"
             raise SettingsError(f"{name} blob is {len(b)} bytes, its flash region holds "
                                 f"{limit} ({len(b) - limit} bytes too many): {hint}")
-    return Blobs(model, dataset, config)
+    state = None
+    if s.resume_state is not None:
+        state = Path(s.resume_state).read_bytes()
+    elif s.save_state:
+        state = b"\xff" * blob.STATE_MAX   # erased: the device and the host start alike
+    return Blobs(model, dataset, config, state)
+
+
+def state_region(flash: bytes) -> bytes:
+    """The saved-state slots of a 2 MiB flash image."""
+    start = blob.STATE_ADDR - blob.FLASH_BASE
+    return bytes(flash[start:start + blob.STATE_MAX])
 
 
 def prepare(s: RunSettings, log=_log) -> Blobs:
@@ -198,6 +217,8 @@ class Summary:
     backend: str = "rp2040js"  # what ran the firmware (an emulator or the board)
     host: native.HostRunResult | None = None   # the host build's run of the same session
     emulator: dict = field(default_factory=dict)
+    state_region: bytes | None = None   # the saved-state slots read back after the run
+    state_file: Path | None = None      # ... and where they were written
 
     @property
     def evals(self) -> dict:
@@ -211,7 +232,9 @@ class Summary:
                 "emulator": self.emulator,
                 "cycles_per_train_sample": self.cycles_per_train_sample,
                 "cycles_per_inference": self.cycles_per_inference,
-                "phases_per_sample": self.report.per_sample_phases()}
+                "phases_per_sample": self.report.per_sample_phases(),
+                "state": self.report.state,
+                "state_file": None if self.state_file is None else str(self.state_file)}
 
     def accuracy(self, phase: str) -> float:
         correct, total, _ = self.evals[phase]
@@ -227,7 +250,12 @@ class Summary:
 
     @property
     def host_differences(self) -> list[str] | None:
-        return None if self.host is None else self.report.agrees_with(self.host)
+        if self.host is None:
+            return None
+        diffs = self.report.agrees_with(self.host)
+        if self.state_region is not None and self.state_region != self.host.state_region:
+            diffs.append("saved-state slots: the device's flash and the host's differ")
+        return diffs
 
     @property
     def host_agrees(self) -> bool | None:
@@ -261,8 +289,10 @@ class Summary:
             f"{self.report.train['samples']} training samples",
             "  accuracy on the rotated test images:",
         ]
+        restored = self.report.state.get("restored", {}).get("status") == "ok"
         for phase, label in (("frozen", "frozen pretrained model (all edges)"),
-                             ("before", "initial PRIOT mask, before training"),
+                             ("before", "restored state, before training" if restored
+                              else "initial PRIOT mask, before training"),
                              ("after", "after on-device PRIOT training")):
             c, t, _ = self.evals[phase]
             lines.append(f"    {label:<40} {c / t:7.2%}  ({c}/{t})")
@@ -282,6 +312,7 @@ class Summary:
             f"stack peak {self.memory['stack_peak']:,} of {self.memory['stack_size']:,} B",
             f"  final score checksum 0x{self.report.scores_crc:08x}",
         ]
+        lines += self._state_lines()
         if self.host is not None:
             lines.append("  host build of the same session: " + (
                 "bit-exact agreement (accuracies and score checksum)" if self.host_agrees
@@ -294,6 +325,22 @@ class Summary:
                          f"{e.get('wall_s', 0):.1f} s")
             lines += [f"  note: {n}" for n in e.get("notes", [])]
         return "\n".join(lines)
+
+    def _state_lines(self) -> list[str]:
+        out = []
+        restored, saved = self.report.state.get("restored"), self.report.state.get("saved")
+        if restored is not None:
+            out.append("  saved state at boot: " + {
+                "ok": f"restored (slot {restored.get('slot')}, save #{restored.get('seq')}, "
+                      f"{restored.get('samples')} samples behind it)",
+                "none": "none saved yet: started from the initial state",
+                "mismatch": "saved for another model, method or subset: left alone, started "
+                            "from the initial state"}.get(restored["status"],
+                                                          restored["status"]))
+        if saved is not None:
+            out.append(f"  state saved: slot {saved.get('slot')}, save #{saved.get('seq')}, "
+                       f"{saved.get('bytes', 0):,} B, {saved.get('samples')} samples behind it")
+        return out
 
     def _cost_lines(self, ms) -> list[str]:
         """Per-sample costs. Under Renode the firmware's SysTick figures are instruction
@@ -337,7 +384,12 @@ def run_firmware(s: RunSettings, blobs: Blobs, log=_log, reference_kernels: bool
     memory_plan = planner.plan(blobs.model, blobs.dataset, blobs.config, image.elf)
     memory_plan.require_fit()  # refuse before a long emulator run
     key = run_store.run_key(backend.identity(), image.bin.read_bytes(), blobs.at_addresses())
-    stored = None if rerun or backend.name not in BACKENDS else run_store.load(s.cache_dir, key)
+    saves = bool(blob.decode_config(blobs.config).persist & 2)
+    if saves and hasattr(backend, "read_flash"):
+        backend.read_flash = True   # the saved state is read back from the flash image
+    # a run that saves state is emulated again: the store keeps UART lines, not flash
+    stored = (None if rerun or saves or backend.name not in BACKENDS
+              else run_store.load(s.cache_dir, key))
     if stored is not None:
         result, created = stored
         log(f"reusing the {backend.name} run of {created} (same firmware image and blobs; "
@@ -388,7 +440,11 @@ def _run_with_progress(backend: EmulatorBackend, firmware_bin: Path, blobs: Blob
 
 
 def host_session(blobs: Blobs) -> native.HostRunResult:
-    """The same session on the host build of the C library."""
+    """The same session on the host build of the C library (with the saved-state slots
+    as the device's flash holds them, when the run reads or writes them)."""
+    if blob.decode_config(blobs.config).persist:
+        state = blobs.state if blobs.state is not None else b"\xff" * blob.STATE_MAX
+        return native.host_run(blobs.model, blobs.dataset, blobs.config, state_region=state)
     return native.host_run(blobs.model, blobs.dataset, blobs.config)
 
 
@@ -422,11 +478,20 @@ def run_and_check(s: RunSettings, backend, kind: str, log=_log,
                                 "cycle_estimate": result.cycle_estimate.as_dict()
                                 if result.cycle_estimate else None,
                                 "notes": result.notes})
+    if result.flash is not None and "saved" in report.state:
+        summary.state_region = state_region(result.flash)
     if cross_check:
         log("cross-checking on the host build of the C library ...")
         summary.host = host_session(blobs)
     path = results.save(kind, s.describe(), summary.as_dict())
     log(f"results: {path}")
+    if summary.state_region is not None:
+        summary.state_file = atomic_write(path.with_suffix(".state.bin"),
+                                          summary.state_region)
+        log(f"saved state: {summary.state_file} (flash it back with --resume-state)")
+    elif "saved" in report.state:
+        log("saved state: kept in the board's flash at 0x1001F000..0x1003F000 (reading it "
+            "back needs picotool: picotool save -r 0x1001F000 0x1003F000 state.bin)")
     return summary
 
 

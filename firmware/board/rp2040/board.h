@@ -27,6 +27,14 @@ uint32_t board_stack_size(void);
 int board_stack_intact(void);
 void board_check_stack(void);
 
+/* Flash writes through the boot ROM's flash functions (datasheet 2.8.3.1.3), run from
+ * SRAM with interrupts off and XIP re-entered after (flash.c). offset: bytes from the
+ * start of flash. Erase: whole 4 KiB sectors (offset and n multiples of 4096). Program:
+ * whole 256-byte pages (offset and n multiples of 256) of an erased area, data in SRAM.
+ * 0 on success, -1 for a misaligned request or one that would touch the firmware. */
+int board_flash_erase(uint32_t offset, uint32_t n);
+int board_flash_program(uint32_t offset, const uint8_t *data, uint32_t n);
+
 /* Wait until UART0 has sent everything, then idle forever. */
 void board_halt(void) __attribute__((noreturn));
 

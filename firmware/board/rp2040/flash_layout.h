@@ -3,7 +3,10 @@
 #ifndef PRIOT_FLASH_LAYOUT_H
 #define PRIOT_FLASH_LAYOUT_H
 #define PRIOT_FLASH_BASE     0x10000000u
-#define PRIOT_FIRMWARE_MAX   (252u * 1024u)
+#define PRIOT_FIRMWARE_MAX   (124u * 1024u)
+/* the saved state (priot/state.h): two slots of PRIOT_STATE_SLOT bytes, sector aligned */
+#define PRIOT_STATE_ADDR     0x1001F000u
+#define PRIOT_STATE_SLOT     (64u * 1024u)
 #define PRIOT_CONFIG_ADDR    0x1003F000u
 #define PRIOT_CONFIG_MAX     (4u * 1024u)
 #define PRIOT_MODEL_ADDR     0x10040000u

@@ -32,5 +32,7 @@ priot_status_t priot_config_check(const priot_config_t *c)
         return PRIOT_E_CONFIG_SUBSET_RULE;
     if (c->last_layer_permille > method->last_layer_permille_max)
         return PRIOT_E_CONFIG_LAST_LAYER_PERMILLE;
+    if (c->persist > PRIOT_PERSIST_ALL)
+        return PRIOT_E_CONFIG_PERSIST;
     return PRIOT_OK;
 }

@@ -6,6 +6,7 @@
 #include "engine_method.h"
 #include "priot/config.h"
 #include "priot/kernels.h"
+#include "priot/state.h"
 
 const char *priot_phase_name(uint32_t phase)
 {
@@ -174,6 +175,22 @@ static uint32_t eval_phase(priot_session_t *s, const priot_dataset_t *d, uint32_
     return correct;
 }
 
+/* cfg.persist & RESTORE: the saved state replaces the initial one when it was saved for
+ * this model and method; none saved, or saved for another, is reported, not an error. */
+static priot_status_t restore_state(priot_session_t *s, const priot_hooks_t *hooks,
+                                    priot_run_result_t *r)
+{
+    priot_state_info_t info;
+    priot_status_t st = priot_state_restore(s, hooks->state, &info);
+    r->restore_status = st;
+    if (hooks->on_state)
+        hooks->on_state(hooks->ctx, PRIOT_STATE_RESTORED, st,
+                        st == PRIOT_E_STATE_NONE ? (const priot_state_info_t *)0 : &info);
+    if (st == PRIOT_OK)
+        r->restored_samples = info.samples;
+    return st == PRIOT_E_STATE_NONE || st == PRIOT_E_STATE_MISMATCH ? PRIOT_OK : st;
+}
+
 priot_status_t priot_run(priot_session_t *s, const priot_model_t *m,
                          const priot_dataset_t *d, const priot_config_t *cfg,
                          uint8_t *arena, uint32_t arena_size, const priot_hooks_t *hooks,
@@ -188,10 +205,17 @@ priot_status_t priot_run(priot_session_t *s, const priot_model_t *m,
     st = priot_check_dataset(m, d);
     if (st != PRIOT_OK)
         return st;
+    if (cfg->persist && !(hooks && hooks->state))
+        return PRIOT_E_STATE_STORE;
     st = priot_session_init(s, m, cfg, arena, arena_size);
     if (st != PRIOT_OK)
         return st;
     s->hooks = hooks;
+    if (cfg->persist & PRIOT_PERSIST_RESTORE) {
+        st = restore_state(s, hooks, r);
+        if (st != PRIOT_OK)
+            return st;
+    }
     n_tr = limit(d->n_train, cfg->train_limit);
     n_te = limit(d->n_test, cfg->test_limit);
     r->test_total = n_te;
@@ -221,5 +245,16 @@ priot_status_t priot_run(priot_session_t *s, const priot_model_t *m,
 
     r->after_correct = eval_phase(s, d, n_te, PRIOT_PHASE_AFTER, &r->after_cycles);
     r->score_crc = priot_score_crc(s);
+    if (cfg->persist & PRIOT_PERSIST_SAVE) {
+        priot_state_info_t info;
+        st = priot_state_save(s, hooks->state, r->restored_samples + r->train.samples, &info);
+        if (hooks->on_state)
+            hooks->on_state(hooks->ctx, PRIOT_STATE_SAVED, st, &info);
+        if (st != PRIOT_OK)
+            return st;
+        r->saved_sequence = info.sequence;
+        r->saved_slot = info.slot;
+        r->saved_samples = info.samples;
+    }
     return PRIOT_OK;
 }

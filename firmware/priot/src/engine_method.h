@@ -56,6 +56,9 @@ struct priot_method_ops {
     void (*forward)(priot_session_t *s, const uint8_t *image);
     /* CRC-32 of the trained state (scores, or the trained weights). */
     uint32_t (*state_crc)(const priot_session_t *s);
+    /* Layer l's trained state as bytes (*bytes of them): what a saved state keeps and a
+     * restore writes back (state.c), the masks being rebuilt from it. */
+    uint8_t *(*state_layer)(const priot_session_t *s, uint32_t l, uint32_t *bytes);
 };
 
 /* The registered method of a config code, or NULL if the code is unknown (methods.c). */
@@ -114,5 +117,7 @@ void priot_weights_layout(priot_session_t *s, const priot_model_t *m,
 void priot_weights_init(priot_session_t *s);
 void priot_weights_update_masks(priot_session_t *s, int full);   /* nothing: no mask */
 uint32_t priot_weights_crc(const priot_session_t *s);
+/* The weight-training methods' state_layer: the RAM weights w_eff[l]. */
+uint8_t *priot_weights_state_layer(const priot_session_t *s, uint32_t l, uint32_t *bytes);
 
 #endif

@@ -141,4 +141,5 @@ const priot_method_ops_t priot_method_niti = {
     .layer_weights = priot_ram_layer_weights,
     .forward = niti_forward,
     .state_crc = priot_weights_crc,
+    .state_layer = priot_weights_state_layer,
 };

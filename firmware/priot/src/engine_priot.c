@@ -202,6 +202,13 @@ static void subset_train_step(priot_session_t *s, const uint8_t *image, uint32_t
 /* ------------------------------------------------------------------ checksum */
 
 /* CRC-32 of all scores (layer order, little-endian int16). */
+/* The scores of layer l (the state a save keeps; the masks follow from them). */
+static uint8_t *scores_state_layer(const priot_session_t *s, uint32_t l, uint32_t *bytes)
+{
+    *bytes = 2u * s->n_scored[l];
+    return (uint8_t *)s->scores[l];
+}
+
 static uint32_t scores_crc(const priot_session_t *s)
 {
     uint32_t l, crc = 0;
@@ -221,6 +228,7 @@ const priot_method_ops_t priot_method_priot = {
     .layer_weights = priot_ram_layer_weights,
     .forward = priot_forward_trained,
     .state_crc = scores_crc,
+    .state_layer = scores_state_layer,
 };
 
 const priot_method_ops_t priot_method_priot_s = {
@@ -236,4 +244,5 @@ const priot_method_ops_t priot_method_priot_s = {
     .layer_weights = subset_layer_weights,
     .forward = priot_forward_trained,
     .state_crc = scores_crc,
+    .state_layer = scores_state_layer,
 };

@@ -32,6 +32,12 @@ void priot_weights_update_masks(priot_session_t *s, int full)
 }
 
 /* CRC-32 of the trained weights (layer order). */
+uint8_t *priot_weights_state_layer(const priot_session_t *s, uint32_t l, uint32_t *bytes)
+{
+    *bytes = s->model->layers[l].n_edges;
+    return (uint8_t *)s->w_eff[l];
+}
+
 uint32_t priot_weights_crc(const priot_session_t *s)
 {
     uint32_t l, crc = 0;
@@ -67,4 +73,5 @@ const priot_method_ops_t priot_method_static_sgd = {
     .layer_weights = priot_ram_layer_weights,
     .forward = priot_forward_trained,
     .state_crc = priot_weights_crc,
+    .state_layer = priot_weights_state_layer,
 };

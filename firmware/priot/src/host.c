@@ -8,6 +8,7 @@
 #include "priot/niti_ref.h"
 #include "priot/prune.h"
 #include "priot/rng.h"
+#include "priot/state.h"
 #include "priot/subset.h"
 
 int32_t priot_host_api_version(void) { return PRIOT_HOST_API_VERSION; }
@@ -80,11 +81,112 @@ static uint32_t copy_scores(const priot_session_t *s, int16_t *out, uint32_t cap
     return 1;
 }
 
+/* The saved-state slots in a host buffer, with NOR flash semantics: erase sets 0xFF,
+ * programming can only clear bits. */
+typedef struct {
+    uint8_t *region;
+    uint32_t slot_size;
+    priot_host_state_t *out;
+} host_store_t;
+
+static int host_erase(void *ctx, uint32_t slot)
+{
+    host_store_t *h = (host_store_t *)ctx;
+    if (slot > 1u)
+        return -1;
+    memset(h->region + slot * h->slot_size, 0xFF, h->slot_size);
+    return 0;
+}
+
+static int host_program(void *ctx, uint32_t slot, uint32_t off, const uint8_t *page)
+{
+    host_store_t *h = (host_store_t *)ctx;
+    uint8_t *dst;
+    uint32_t i;
+    if (slot > 1u || off % PRIOT_STATE_PAGE || off + PRIOT_STATE_PAGE > h->slot_size)
+        return -1;
+    dst = h->region + slot * h->slot_size + off;
+    for (i = 0; i < PRIOT_STATE_PAGE; i++)
+        dst[i] &= page[i];
+    return 0;
+}
+
+typedef struct {
+    pred_ctx_t pred;
+    host_store_t store;
+} host_ctx_t;
+
+static int host_erase_ctx(void *ctx, uint32_t slot)
+{
+    return host_erase(&((host_ctx_t *)ctx)->store, slot);
+}
+
+static int host_program_ctx(void *ctx, uint32_t slot, uint32_t off, const uint8_t *page)
+{
+    return host_program(&((host_ctx_t *)ctx)->store, slot, off, page);
+}
+
+static void host_on_predict(void *ctx, uint32_t phase, uint32_t index, uint32_t label)
+{
+    on_predict(&((host_ctx_t *)ctx)->pred, phase, index, label);
+}
+
+static void host_on_state(void *ctx, uint32_t event, int status, const priot_state_info_t *info)
+{
+    priot_host_state_t *o = ((host_ctx_t *)ctx)->store.out;
+    uint32_t *f = event == PRIOT_STATE_SAVED ? &o->saved_slot : &o->restored_slot;
+    if (event == PRIOT_STATE_SAVED)
+        o->saved_status = status;
+    else
+        o->restored_status = status;
+    if (info && (status == PRIOT_OK || status == PRIOT_E_STATE_MISMATCH)) {
+        f[0] = info->slot;
+        f[1] = info->sequence;
+        f[2] = info->samples;
+        f[3] = info->bytes;
+        f[4] = info->state_crc;
+    }
+}
+
+static int32_t host_run(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
+                        uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
+                        uint8_t *arena, uint32_t arena_size, priot_host_result_t *res,
+                        int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
+                        uint32_t pred_cap, uint8_t *state_region, uint32_t slot_size,
+                        priot_host_state_t *state_out);
+
 int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
                        uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
                        uint8_t *arena, uint32_t arena_size, priot_host_result_t *res,
                        int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
                        uint32_t pred_cap)
+{
+    return host_run(model, model_len, dataset, dataset_len, config, config_len, arena,
+                    arena_size, res, scores_out, scores_cap, pred_out, pred_cap,
+                    (uint8_t *)0, 0u, (priot_host_state_t *)0);
+}
+
+int32_t priot_host_run_persist(const uint8_t *model, uint32_t model_len,
+                               const uint8_t *dataset, uint32_t dataset_len,
+                               const uint8_t *config, uint32_t config_len, uint8_t *arena,
+                               uint32_t arena_size, priot_host_result_t *res,
+                               int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
+                               uint32_t pred_cap, uint8_t *state_region, uint32_t slot_size,
+                               priot_host_state_t *state_out)
+{
+    if (!state_region || !state_out || slot_size == 0u || slot_size % PRIOT_STATE_SECTOR)
+        return PRIOT_E_ARG;
+    return host_run(model, model_len, dataset, dataset_len, config, config_len, arena,
+                    arena_size, res, scores_out, scores_cap, pred_out, pred_cap, state_region,
+                    slot_size, state_out);
+}
+
+static int32_t host_run(const uint8_t *model, uint32_t model_len, const uint8_t *dataset,
+                        uint32_t dataset_len, const uint8_t *config, uint32_t config_len,
+                        uint8_t *arena, uint32_t arena_size, priot_host_result_t *res,
+                        int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
+                        uint32_t pred_cap, uint8_t *state_region, uint32_t slot_size,
+                        priot_host_state_t *state_out)
 {
     priot_model_t m;
     priot_dataset_t d;
@@ -92,7 +194,8 @@ int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *
     priot_session_t s;
     priot_run_result_t r;
     priot_hooks_t hooks;
-    pred_ctx_t pc;
+    host_ctx_t hc;
+    priot_state_store_t store;
     priot_status_t st;
     if (!res)
         return PRIOT_E_ARG;
@@ -112,11 +215,25 @@ int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *
     res->n_layers = m.n_layers;
     res->n_classes = m.n_classes;
     memset(&hooks, 0, sizeof(hooks));
-    pc.pred = pred_out;
-    pc.cap = pred_out ? pred_cap : 0u;
-    pc.total = c.test_limit && c.test_limit < d.n_test ? c.test_limit : d.n_test;
-    hooks.ctx = &pc;
-    hooks.on_predict = on_predict;
+    hc.pred.pred = pred_out;
+    hc.pred.cap = pred_out ? pred_cap : 0u;
+    hc.pred.total = c.test_limit && c.test_limit < d.n_test ? c.test_limit : d.n_test;
+    hooks.ctx = &hc;
+    hooks.on_predict = host_on_predict;
+    if (state_region) {
+        memset(state_out, 0, sizeof(*state_out));
+        state_out->restored_status = state_out->saved_status = -1;
+        hc.store.region = state_region;
+        hc.store.slot_size = slot_size;
+        hc.store.out = state_out;
+        store.base = state_region;
+        store.slot_size = slot_size;
+        store.ctx = &hc;
+        store.erase = host_erase_ctx;
+        store.program = host_program_ctx;
+        hooks.state = &store;
+        hooks.on_state = host_on_state;
+    }
     st = priot_run(&s, &m, &d, &c, arena, arena_size, &hooks, &r);
     res->arena_used = s.arena_used;
     res->status = st;

@@ -19,7 +19,11 @@ MODEL_MAGIC, DATASET_MAGIC, CONFIG_MAGIC = b"PRMD", b"PRDS", b"PRCF"
 
 # Flash layout (docs/BLOBS.md); firmware/board/rp2040/flash_layout.h holds the same values.
 FLASH_BASE = 0x10000000
-FIRMWARE_MAX = 252 * 1024
+FIRMWARE_MAX = 124 * 1024
+# the saved state (docs/BLOBS.md "Saved state"): two slots of STATE_SLOT bytes
+STATE_ADDR, STATE_SLOT = 0x1001F000, 64 * 1024
+STATE_MAX = 2 * STATE_SLOT
+STATE_HEADER = 48          # the "PRST" header before the payload (priot/state.h)
 CONFIG_ADDR, CONFIG_MAX = 0x1003F000, 4 * 1024
 MODEL_ADDR, MODEL_MAX = 0x10040000, 768 * 1024
 DATASET_ADDR, DATASET_MAX = 0x10100000, 1024 * 1024
@@ -31,7 +35,7 @@ MAX_LAYERS, MAX_SHIFT = 16, 31
 _MODEL_HDR = struct.Struct("<BBBBBBBBII")
 _LAYER = struct.Struct("<BBBBHHHHBBBBIIII")
 _DATASET_HDR = struct.Struct("<IIBBBBhH")
-_CONFIG = struct.Struct("<IHBBBBHIIIHBBHH")
+_CONFIG = struct.Struct("<IHBBBBHIIIHBBHBB")
 assert _LAYER.size == 32 and _MODEL_HDR.size == 16 and _DATASET_HDR.size == 16
 assert _CONFIG.size == 32
 
@@ -353,6 +357,7 @@ class RunConfig:
     grad_rounding: int = 0     # static SGD, NITI: 0 round half up, 1 pseudo-stochastic
     subset_rule: int = 0       # PRIOT-S: 0 random stratified, 1 largest |w|
     last_layer_permille: int = 0   # PRIOT-S: the last layer's fraction (0: score_permille)
+    persist: int = 0           # the saved state: bit 0 restore at start, bit 1 save after
     extra: dict = field(default_factory=dict)  # not encoded; for bookkeeping
 
     def validate(self, kind: str = "config") -> None:
@@ -374,7 +379,7 @@ def pack_config(c: RunConfig) -> bytes:
     payload = _CONFIG.pack(c.seed, c.keep_permille, c.lr_shift, c.score_init, c.init_shift,
                            c.method, c.epochs, c.train_limit, c.test_limit,
                            c.progress_every, c.score_permille, c.grad_rounding, c.subset_rule,
-                           c.last_layer_permille, 0)
+                           c.last_layer_permille, 0, c.persist)
     return frame(CONFIG_MAGIC, payload)
 
 
@@ -383,8 +388,8 @@ def decode_config(blob: bytes) -> RunConfig:
     if len(p) != _CONFIG.size:
         raise BlobError("config", "payload_size", f"{len(p)} bytes, expected {_CONFIG.size}")
     (seed, keep, lr, init, init_shift, method, epochs, tr, te, prog, score_permille,
-     grad_rounding, subset_rule, last_layer_permille, _) = _CONFIG.unpack(p)
+     grad_rounding, subset_rule, last_layer_permille, _, persist) = _CONFIG.unpack(p)
     c = RunConfig(seed, keep, lr, init, init_shift, method, epochs, tr, te, prog,
-                  score_permille, grad_rounding, subset_rule, last_layer_permille)
+                  score_permille, grad_rounding, subset_rule, last_layer_permille, persist)
     c.validate()
     return c

@@ -60,6 +60,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("last_layer_permille", 0, 1000, 0, "PRIOT-S: scored edges of the last "
           "(classifier) layer, per mille (0: as --score-permille)",
           blob_zero_unless_read=True),
+    Field("persist", 0, 3, 0, "the saved state (docs/BLOBS.md): 1 restore it at the start, "
+          "2 save it after training, 3 both"),
     Field("n_train", 1, 100000, 500, "on-device training samples", in_blob=False),
     Field("n_test", 1, 100000, 300, "rotated test samples evaluated on the device",
           in_blob=False),

@@ -59,6 +59,15 @@ def _weights_in_ram(edges: Sequence[int], config) -> int:
     return sum(edges)       # the RAM copy of the int8 weights
 
 
+# the saved state's payload (docs/BLOBS.md "Saved state"): what the method trains
+def _saved_scores(edges: Sequence[int], config) -> int:
+    return 2 * sum(edges)   # int16 scores; the masks are rebuilt from them
+
+
+def _saved_subset_scores(edges: Sequence[int], config) -> int:
+    return 2 * sum(scored_counts(edges, config.score_permille, config.last_layer_permille))
+
+
 @dataclass(frozen=True)
 class Method:
     name: str                     # --method
@@ -74,15 +83,19 @@ class Method:
     other_state: str = ""         # session state beyond the per-edge state, if any
     # the weight-gradient rounding (GRAD_ROUNDINGS) of a method that reads grad_rounding
     grad_rounding: str | None = None
+    # payload bytes of its saved state (C: the method's state_layer), from the layers' edge
+    # counts and the run config
+    saved_state_bytes: Callable[[Sequence[int], object], int] = _weights_in_ram
 
 
 PRIOT = Method("priot", 0, "PRIOT", "every edge scored, top-k edges kept",
                ("seed", "keep_permille", "lr_shift", "score_init", "init_shift"),
-               _every_edge_scored)
+               _every_edge_scored, saved_state_bytes=_saved_scores)
 PRIOT_S = Method("priot-s", 1, "PRIOT-S", "a subset of the edges scored (the largest |w| or "
                  "a seeded random one), see --score-permille, --subset",
                  ("seed", "keep_permille", "lr_shift", "score_init", "init_shift",
-                  "score_permille", "subset_rule", "last_layer_permille"), _subset_scored)
+                  "score_permille", "subset_rule", "last_layer_permille"), _subset_scored,
+                 saved_state_bytes=_saved_subset_scores)
 STATIC_SGD = Method("static-sgd", 2, "static-scale SGD",
                     "integer SGD on the weights with the static shifts",
                     ("lr_shift", "grad_rounding"), _weights_in_ram, grad_rounding="half-up")

@@ -59,6 +59,29 @@ class Result(C.Structure):
         "arena_used", "n_edges", "n_layers", "n_classes")]
 
 
+class HostState(C.Structure):
+    """Mirror of priot_host_state_t (host.h)."""
+    _fields_ = [(f"{event}_{name}", C.c_int32 if name == "status" else C.c_uint32)
+                for event in ("restored", "saved")
+                for name in ("status", "slot", "seq", "samples", "bytes", "crc")]
+
+
+# status codes of the saved state (status.h) -> the STATE record's words
+STATE_STATUS = {0: "ok", 90: "none", 91: "mismatch"}
+
+
+def _state_event(hs: HostState, event: str) -> dict | None:
+    """One STATE record's values, as Report.state holds them (None: not asked)."""
+    code = getattr(hs, f"{event}_status")
+    if code < 0:
+        return None
+    out = {"status": STATE_STATUS.get(code, "error")}
+    if code in (0, 91):
+        out.update({k: getattr(hs, f"{event}_{k}") for k in ("slot", "seq", "samples",
+                                                              "bytes", "crc")})
+    return out
+
+
 _P = C.c_void_p
 _U32 = C.c_uint32
 _I32 = C.c_int32
@@ -74,6 +97,8 @@ _SIGNATURES = {
     "priot_host_parse_dataset": (_I32, [_P, _U32]),
     "priot_host_parse_config": (_I32, [_P, _U32]),
     "priot_host_run": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P, _U32, _P, _U32]),
+    "priot_host_run_persist": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P, _U32,
+                                      _P, _U32, _P, _U32, _P]),
     "priot_host_train": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _P, _P, _U32, _P, _P]),
     "priot_host_predict": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _I32, _P, _U32, _P, _P]),
     "priot_host_round_shift": (_I32, [_I32, _U32]),
@@ -195,6 +220,10 @@ class HostRunResult:
     frozen_pred: np.ndarray | None = None
     before_pred: np.ndarray | None = None
     after_pred: np.ndarray | None = None
+    # with state_region: {"restored": {...}, "saved": {...}} like Report.state, and the
+    # slots' bytes after the run
+    state: dict = field(default_factory=dict)
+    state_region: bytes | None = None
 
 
 def parse_status(kind: str, data: bytes, san: bool = False) -> int:
@@ -244,8 +273,13 @@ def _split_scores(model_blob: bytes, flat: np.ndarray, config_blob: bytes | None
 
 def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
              san: bool = False, arena_size: int | None = None,
-             want_scores: bool = True, want_predictions: bool = True) -> HostRunResult:
-    """priot_run (eval frozen -> eval before -> train -> eval after -> score CRC) in C."""
+             want_scores: bool = True, want_predictions: bool = True,
+             state_region: bytes | None = None,
+             state_slot: int = blobmod.STATE_SLOT) -> HostRunResult:
+    """priot_run (eval frozen -> eval before -> train -> eval after -> score CRC) in C.
+    state_region: the saved-state slots as the device's flash holds them (2 * state_slot
+    bytes, erased = 0xFF; the config's persist bits say what is read and written); the
+    result then carries the STATE events and the slots' bytes after the run."""
     lib = load(san)
     mb, db, cb = _blob(model_blob), _blob(dataset_blob), _blob(config_blob)
     if arena_size is None:
@@ -268,14 +302,28 @@ def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
             pred = np.zeros(3 * n_te, dtype=np.uint8)
     except blobmod.BlobError:
         scores = pred = None
-    code = lib.priot_host_run(_ptr(mb), len(mb), _ptr(db), len(db), _ptr(cb), len(cb),
-                              _ptr(arena), arena_size, C.byref(res),
-                              _ptr(scores), 0 if scores is None else len(scores),
-                              _ptr(pred), 0 if pred is None else len(pred))
+    outputs = (_ptr(scores), 0 if scores is None else len(scores),
+               _ptr(pred), 0 if pred is None else len(pred))
+    region = hs = None
+    if state_region is None:
+        code = lib.priot_host_run(_ptr(mb), len(mb), _ptr(db), len(db), _ptr(cb), len(cb),
+                                  _ptr(arena), arena_size, C.byref(res), *outputs)
+    else:
+        if len(state_region) != 2 * state_slot:
+            raise ValueError(f"state_region is {len(state_region)} bytes, expected two slots "
+                             f"of {state_slot}")
+        region = np.frombuffer(bytes(state_region), dtype=np.uint8).copy()
+        hs = HostState()
+        code = lib.priot_host_run_persist(_ptr(mb), len(mb), _ptr(db), len(db), _ptr(cb),
+                                          len(cb), _ptr(arena), arena_size, C.byref(res),
+                                          *outputs, _ptr(region), state_slot, C.byref(hs))
     _check(code, "host_run", lib)
     out = HostRunResult(res.frozen_correct, res.before_correct, res.after_correct,
                         res.test_total, res.train_samples, res.train_per_epoch,
                         res.score_crc, res.arena_used, res.n_edges)
+    if hs is not None:
+        out.state = {e: v for e in ("restored", "saved") if (v := _state_event(hs, e))}
+        out.state_region = region.tobytes()
     if scores is not None:
         out.scores = _split_scores(model_blob, scores, config_blob)
     if pred is not None:

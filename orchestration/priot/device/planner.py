@@ -99,6 +99,16 @@ def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: 
                         name, "shrink the firmware")
             p.problems.append(f"{name} needs {used:,} bytes, its flash region holds "
                               f"{region:,} ({used - region:,} too many): {hint}")
+    if cfg.persist & 2:
+        saved = blob.STATE_HEADER + method.saved_state_bytes(
+            [l.n_edges for l in model.layers], cfg)
+        p.flash["saved state (one slot)"] = (saved, blob.STATE_SLOT)
+        if saved > blob.STATE_SLOT:
+            p.problems.append(
+                f"the saved state needs {saved:,} bytes, a flash slot holds "
+                f"{blob.STATE_SLOT:,} ({saved - blob.STATE_SLOT:,} too many): drop "
+                "--save-state, or use a method that trains fewer values (PRIOT-S with a "
+                "smaller scored fraction)")
     if need > cap:
         p.problems.append(
             f"the session needs {need:,} bytes of SRAM arena, the firmware has {cap:,} "

@@ -24,6 +24,9 @@
 #include "priot/subset.h"
 #include "priot/types.h"
 
+struct priot_state_store;   /* state.h */
+struct priot_state_info;
+
 /* Evaluation phases (EVAL records of docs/PROTOCOL.md). */
 enum { PRIOT_PHASE_FROZEN = 0, PRIOT_PHASE_BEFORE = 1, PRIOT_PHASE_AFTER = 2 };
 const char *priot_phase_name(uint32_t phase);   /* "frozen", "before", "after" */
@@ -59,7 +62,16 @@ typedef struct {
     void (*on_train)(void *ctx, const priot_train_stats_t *stats);
     /* Optional: every evaluated test sample's predicted label. */
     void (*on_predict)(void *ctx, uint32_t phase, uint32_t index, uint32_t label);
+    /* Where the saved state lives (state.h); needed when cfg.persist is set. */
+    const struct priot_state_store *state;
+    /* Optional: after the restore attempt (event PRIOT_STATE_RESTORED; status PRIOT_OK,
+     * PRIOT_E_STATE_NONE or PRIOT_E_STATE_MISMATCH) and after the save
+     * (PRIOT_STATE_SAVED); info is NULL for PRIOT_E_STATE_NONE. */
+    void (*on_state)(void *ctx, uint32_t event, int status,
+                     const struct priot_state_info *info);
 } priot_hooks_t;
+
+enum { PRIOT_STATE_RESTORED = 0, PRIOT_STATE_SAVED = 1 };
 
 /* A training method's table of operations (src/engine_method.h). */
 typedef struct priot_method_ops priot_method_ops_t;
@@ -105,6 +117,11 @@ typedef struct {
     uint64_t frozen_cycles, before_cycles, after_cycles;
     priot_train_stats_t train;
     uint32_t score_crc;               /* CRC-32 of all scores, int16 little-endian */
+    /* cfg.persist: the restore's status (PRIOT_OK: restored, PRIOT_E_STATE_NONE,
+     * PRIOT_E_STATE_MISMATCH) and the training samples behind the restored state; the
+     * saved state's sequence number, slot and samples (0 when nothing was saved) */
+    int32_t restore_status;
+    uint32_t restored_samples, saved_sequence, saved_slot, saved_samples;
 } priot_run_result_t;
 
 /* Arena bytes a session for this model needs (the exact amount priot_session_init uses). */
@@ -149,8 +166,10 @@ priot_status_t priot_check_dataset(const priot_model_t *m, const priot_dataset_t
  * trained weights for the weight-training methods. */
 uint32_t priot_score_crc(const priot_session_t *s);
 
-/* The protocol flow: init session -> eval frozen -> eval before -> train `epochs` passes
- * over the first train samples -> eval after -> score CRC. Hooks may be NULL. */
+/* The protocol flow: init session -> (cfg.persist & RESTORE: the saved state, state.h)
+ * -> eval frozen -> eval before -> train `epochs` passes over the first train samples ->
+ * eval after -> score CRC -> (cfg.persist & SAVE: save the state). Hooks may be NULL
+ * unless cfg.persist is set (then hooks->state is needed). */
 priot_status_t priot_run(priot_session_t *s, const priot_model_t *m,
                          const priot_dataset_t *d, const priot_config_t *cfg,
                          uint8_t *arena, uint32_t arena_size, const priot_hooks_t *hooks,

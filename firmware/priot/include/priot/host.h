@@ -16,6 +16,15 @@ typedef struct {
     uint32_t arena_used, n_edges, n_layers, n_classes;
 } priot_host_result_t;
 
+/* What the saved state did in a priot_host_run_persist (state.h): status -1 = not asked,
+ * else a priot_status_t; then slot, sequence, samples, bytes, state CRC. */
+typedef struct {
+    int32_t restored_status;
+    uint32_t restored_slot, restored_seq, restored_samples, restored_bytes, restored_crc;
+    int32_t saved_status;
+    uint32_t saved_slot, saved_seq, saved_samples, saved_bytes, saved_crc;
+} priot_host_state_t;
+
 int32_t priot_host_api_version(void);
 const char *priot_host_status_str(int32_t code);
 uint32_t priot_host_sizeof_result(void);
@@ -39,6 +48,17 @@ int32_t priot_host_run(const uint8_t *model, uint32_t model_len, const uint8_t *
                        uint8_t *arena, uint32_t arena_size, priot_host_result_t *res,
                        int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
                        uint32_t pred_cap);
+
+/* priot_host_run with the saved-state slots in state_region (2 * slot_size bytes, slot_size
+ * a multiple of 4096; erased = 0xFF), read and written as the firmware does its flash
+ * (config persist bits); what happened in *state_out. */
+int32_t priot_host_run_persist(const uint8_t *model, uint32_t model_len,
+                               const uint8_t *dataset, uint32_t dataset_len,
+                               const uint8_t *config, uint32_t config_len, uint8_t *arena,
+                               uint32_t arena_size, priot_host_result_t *res,
+                               int16_t *scores_out, uint32_t scores_cap, uint8_t *pred_out,
+                               uint32_t pred_cap, uint8_t *state_region, uint32_t slot_size,
+                               priot_host_state_t *state_out);
 
 /* Accuracy curve in one pass: for each of the n_points ascending `points`, train on the
  * dataset's training samples up to that count (in order, one pass; train_limit and epochs

@@ -71,7 +71,15 @@ typedef enum {
     PRIOT_E_CONFIG_SCORE_PERMILLE = 73, /* "config_score_permille_invalid_for_method" */
     PRIOT_E_CONFIG_GRAD_ROUNDING = 74,  /* "config_grad_rounding_invalid_for_method" */
     PRIOT_E_CONFIG_SUBSET_RULE = 75,   /* "config_subset_rule_invalid_for_method" */
-    PRIOT_E_CONFIG_LAST_LAYER_PERMILLE = 76 /* "config_last_layer_permille_invalid_for_method" */
+    PRIOT_E_CONFIG_LAST_LAYER_PERMILLE = 76, /* "config_last_layer_permille_invalid_for_method" */
+    PRIOT_E_CONFIG_PERSIST = 77,       /* "config_persist_flags_unknown" */
+
+    /* the saved state (state.h) */
+    PRIOT_E_STATE_NONE = 90,           /* "state_none_saved" */
+    PRIOT_E_STATE_MISMATCH = 91,       /* "state_saved_for_another_model_or_method" */
+    PRIOT_E_STATE_TOO_BIG = 92,        /* "state_larger_than_its_flash_slot" */
+    PRIOT_E_STATE_FLASH = 93,          /* "state_flash_write_failed" */
+    PRIOT_E_STATE_STORE = 94           /* "state_persist_without_a_store" */
 } priot_status_t;
 
 /* Offsets of the framing errors from a blob kind's base code. */

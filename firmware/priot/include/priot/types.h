@@ -58,6 +58,10 @@ enum {
  * "Gradient rounding"): round_shift (half up) or NITI's pseudo-stochastic psto_shift. */
 enum { PRIOT_ROUND_HALF_UP = 0, PRIOT_ROUND_PSEUDO_STOCHASTIC = 1 };
 
+/* The run config's persist bits (docs/BLOBS.md, state.h): restore the saved state at the
+ * start of the run (if one is saved for this model and method), save it after training. */
+enum { PRIOT_PERSIST_RESTORE = 1, PRIOT_PERSIST_SAVE = 2, PRIOT_PERSIST_ALL = 3 };
+
 typedef struct {
     uint32_t seed;
     uint16_t keep_permille;     /* 1..1000 */
@@ -72,6 +76,7 @@ typedef struct {
     uint8_t subset_rule;        /* PRIOT-S: 0 random stratified, 1 largest |w| (subset.h) */
     uint16_t last_layer_permille;   /* PRIOT-S: the last layer's scored fraction 1..1000,
                                        0 = score_permille */
+    uint8_t persist;            /* PRIOT_PERSIST_* bits: the saved state (state.h) */
 } priot_config_t;
 
 #endif

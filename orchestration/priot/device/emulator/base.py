@@ -72,6 +72,10 @@ class RunResult:
     # "instructions" (Renode: virtual time advances per instruction)
     systick_unit: str = "cycles"
     notes: list[str] = field(default_factory=list)
+    # rp2040js: the flash image at the end (read_flash) and the emulated boot ROM's flash
+    # work ({"erased": bytes, "programmed": bytes, "ops": erase + program calls})
+    flash: bytes | None = None
+    flash_ops: dict | None = None
 
 
 class EmulatorBackend(abc.ABC):

@@ -87,7 +87,8 @@ _KEYS: dict[str, dict[str, str]] = {
     "DATA": {"train": "int", "test": "int", "angle": "int"},
     "CONFIG": dict.fromkeys(["method", "score_permille", "grad_rounding", "subset_rule",
                              "last_layer_permille", "keep_permille", "lr_shift", "score_init",
-                             "init_shift", "epochs", "seed", "train", "test"], "int"),
+                             "init_shift", "epochs", "seed", "persist", "train", "test"],
+                            "int"),
     "EVAL": {"phase": "text", "correct": "int", "total": "int", "cycles": "int"},
     "PROGRESS": {"epoch": "int", "done": "int", "total": "int"},
     "TRAIN": dict.fromkeys(["samples", "cycles", "forward", "loss", "backward", "update", "mask",
@@ -99,6 +100,9 @@ _KEYS: dict[str, dict[str, str]] = {
     "FAULT": {"pc": "hex", "lr": "hex", "xpsr": "hex"},
     "DONE": {"status": "text"},
 }
+# STATE (the saved state, docs/PROTOCOL.md): event and status always; slot, seq, samples,
+# bytes and crc when a state was restored, saved or found for another model
+_STATE_KEYS = {"slot": "int", "seq": "int", "samples": "int", "bytes": "int", "crc": "hex"}
 _ONCE = ("BOOT", "MODEL", "DATA", "CONFIG", "TRAIN", "SCORES", "MEM", "DONE")
 EVAL_PHASES = ("frozen", "before", "after")
 #: the phases of a training step the TRAIN record times (every method reports each)
@@ -123,6 +127,8 @@ class Report:
     progress: list[tuple[int, int, int]] = field(default_factory=list)
     scores_crc: int | None = None
     mem: dict | None = None
+    # the saved state: {"restored": {...}, "saved": {...}} (status, slot, seq, samples, ...)
+    state: dict[str, dict] = field(default_factory=dict)
     records: list[Record] = field(default_factory=list)  # every PRIOT line, in order
 
     @classmethod
@@ -132,7 +138,16 @@ class Report:
         seen: dict[str, dict] = {}
         evals: dict[str, Eval] = {}
         progress = []
+        state: dict[str, dict] = {}
         for record in records:
+            if record.name == "STATE":
+                event = record.text("event")
+                if event not in ("restored", "saved") or event in state:
+                    raise ProtocolError(f"unexpected STATE record: {record.line!r}")
+                state[event] = {"status": record.text("status"), **{
+                    k: getattr(record, kind)(k) for k, kind in _STATE_KEYS.items()
+                    if k in record.fields}}
+                continue
             if record.name not in _KEYS:
                 continue  # informational records (e.g. SELFTEST) stay in .records
             values = _values(record)
@@ -171,6 +186,7 @@ class Report:
             progress=progress,
             scores_crc=seen["SCORES"]["crc"] if "SCORES" in seen else None,
             mem=seen.get("MEM"),
+            state=state,
             records=records,
         )
 
@@ -217,6 +233,11 @@ class Report:
         if self.mem is not None and self.mem["arena_used"] != host.arena_used:
             diffs.append(f"arena bytes used: device {self.mem['arena_used']} vs host "
                          f"{host.arena_used}")
+        host_state = getattr(host, "state", None) or {}
+        for event in sorted(set(self.state) | set(host_state)):
+            mine, theirs = self.state.get(event), host_state.get(event)
+            if mine != theirs:
+                diffs.append(f"state {event}: device {mine} vs host {theirs}")
         return diffs
 
 

@@ -37,18 +37,27 @@ class Rp2040jsBackend(EmulatorBackend):
     name = "rp2040js"
 
     def __init__(self, runner_dir: Path = RUNNER_DIR, boot2: bool = False,
-                 instruction_clock: bool = False, opcode_histogram: bool = False):
+                 instruction_clock: bool = False, opcode_histogram: bool = False,
+                 read_flash: bool = False, power_cut_after: int | None = None):
         self.runner_dir = Path(runner_dir)
         self.boot2 = boot2  # enter through the image's boot2, as the bootrom does
         # time advances one cycle per instruction (SysTick counts instructions, as in Renode)
         self.instruction_clock = instruction_clock
         self.opcode_histogram = opcode_histogram  # count executed opcodes (slower)
+        # the 2 MiB flash image at the end of the run in RunResult.flash (e.g. the saved
+        # state the firmware wrote through the emulated boot ROM)
+        self.read_flash = read_flash
+        # stop half-way through the N+1-th flash erase/program (RunResult.status
+        # "power_cut"), as a power cut would
+        self.power_cut_after = power_cut_after
 
     def identity(self) -> str:
-        files = [self.runner_dir / "run.mjs", self.runner_dir / "package-lock.json"]
+        files = [self.runner_dir / "run.mjs", self.runner_dir / "flash_rom.mjs",
+                 self.runner_dir / "package-lock.json"]
         digest = hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file()))
         return (f"{self.name}:{digest.hexdigest()[:16]}:boot2={self.boot2}:"
-                f"instruction_clock={self.instruction_clock}")
+                f"instruction_clock={self.instruction_clock}:"
+                f"power_cut_after={self.power_cut_after}")
 
     def available(self) -> tuple[bool, str]:
         if shutil.which("node") is None:
@@ -85,7 +94,14 @@ class Rp2040jsBackend(EmulatorBackend):
             histogram = Path(tmp) / "opcodes.json"
             if self.opcode_histogram:
                 command += ["--opcode-histogram", str(histogram)]
+            flash = Path(tmp) / "flash.bin"
+            if self.read_flash:
+                command += ["--flash-out", str(flash)]
+            if self.power_cut_after is not None:
+                command += ["--power-cut-after", str(int(self.power_cut_after))]
             result = self._execute(command, timeout_s, on_line)
+            if self.read_flash:
+                result.flash = flash.read_bytes()
             if self.opcode_histogram:
                 data = json.loads(histogram.read_text())
                 result.opcode_histogram = {int(k): int(v) for k, v in data["opcodes"].items()}
@@ -149,4 +165,5 @@ class Rp2040jsBackend(EmulatorBackend):
                 f"last UART lines:\n{_tail(lines)}")
         return RunResult(lines=lines, status=summary["status"],
                          emulated_cycles=summary["cycles"], instructions=summary["instructions"],
-                         wall_s=wall_s, backend=self.name, clk_sys_hz=int(summary["clk_sys"]))
+                         wall_s=wall_s, backend=self.name, clk_sys_hz=int(summary["clk_sys"]),
+                         flash_ops=summary.get("flash"))
