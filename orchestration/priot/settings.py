@@ -25,11 +25,14 @@ from .paths import DEFAULT_BUILD, DEFAULT_CACHE, DEFAULT_MODEL  # noqa: F401 (re
 ARCHS = ("tiny_cnn", "vgg11")
 # Defaults that differ by architecture, so that each one's defaults fit the Pico:
 # CIFAR-10 images are 3 KiB, so 300 of them fill most of the 1 MiB dataset region, and
-# VGG11 x1/8 fits the SRAM with PRIOT-S (10% of edges scored), not with PRIOT.
+# VGG11 x1/8 fits the SRAM with PRIOT-S (10% of edges scored), not with PRIOT. PRIOT-S's
+# subset is the one validation chose per architecture (docs/results.md): the largest |w| on
+# the tiny CNN (every angle, both fractions, both MNIST sets), the random one on VGG11
+# (every angle).
 SOURCE_DEFAULTS = {"cifar10": {"n_train": 200, "n_test": 100}}
 ARCH_DEFAULTS = {"tiny_cnn": {},
                  "vgg11": {"source": "cifar10", **SOURCE_DEFAULTS["cifar10"],
-                           "method": "priot-s"}}
+                           "method": "priot-s", "subset": "random"}}
 
 
 class SettingsError(ValueError):

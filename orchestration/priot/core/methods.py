@@ -169,7 +169,8 @@ def _same_grid(grid: dict) -> dict:
 # VGG11: its scores and weights move on another scale (larger learning-rate shifts win on
 # validation, docs/vgg11.md), so its grids reach further; the same number of points.
 # PRIOT-S tunes its subset rule too (names of SUBSET_RULES): DEFAULT_SUBSET is the one that
-# validation chose (docs/results.md)
+# validation chose on the tiny CNN (docs/results.md; VGG11's default, random, is in
+# settings.ARCH_DEFAULTS)
 _PRIOT_S_GRIDS = {"tiny_cnn": {"subset_rule": list(SUBSET_RULES), "keep_permille": [500, 700],
                                "lr_shift": [4, 5, 6]},
                   "vgg11": {"subset_rule": list(SUBSET_RULES), "keep_permille": [500, 700],
