@@ -236,6 +236,29 @@ def hw_run(c, port, drive=None, n_train=None, n_test=None, method=None, score_pe
     print(summary.format())
 
 
+@task(auto_shortflags=False, help=_help(
+    "angle", "method", "score_permille", "subset", "keep_permille", "lr_shift", "rounding",
+    "seed", "data_dir", "model", "width", "timeout", *STATE_OPTIONS,
+    n_samples="rotated samples to stream, one TRAIN frame each (default: 200)",
+    port="a real Pico's serial port (UF2 flashed first); default: the emulated Pico",
+    drive="mounted RPI-RP2 drive with --port (default: found automatically)"))
+def stream(c, n_samples=200, port=None, drive=None, angle=None, method=None,
+           score_permille=None, subset=None, keep_permille=None, lr_shift=None, rounding=None,
+           seed=None, data_dir=None, model=None, width=None, timeout=None, save_state=False,
+           resume_state=None):
+    """Stream samples over UART0 to the device, which predicts then learns each one."""
+    from priot import pipeline
+    from priot import stream as streaming
+
+    try:
+        s = settings.from_options(_given(locals()))
+        summary = streaming.stream(s, int(n_samples), port,
+                                   None if drive is None else Path(drive))
+    except (*pipeline.USER_ERRORS, hw.HardwareError) as exc:
+        _fail(exc)
+    print(summary.format())
+
+
 @task(auto_shortflags=False,
       help={"data_dir": "where to put cifar-10-batches-py (created if missing)"})
 def get_cifar10(c, data_dir):
@@ -323,7 +346,8 @@ def robot(c, backend="rp2040js"):
     if backend == "renode":
         _robot_renode(c, out)
         return
-    suites = " ".join(str(ROOT / "robot_tests" / s) for s in ("emulate.robot", "methods.robot"))
+    suites = " ".join(str(ROOT / "robot_tests" / s)
+                      for s in ("emulate.robot", "methods.robot", "stream.robot"))
     c.run(f"{sys.executable} -m robot --outputdir {out} --variable BACKEND:{backend} "
           f"--name PRIOT {suites}", pty=False)
 

@@ -11,7 +11,8 @@ from priot.settings import RunSettings, SettingsError
 WIDTH = {"seed": 32, "keep_permille": 16, "lr_shift": 8, "score_init": 8, "init_shift": 8,
          "method": 8, "epochs": 16, "train_limit": 32, "test_limit": 32,
          "progress_every": 32, "score_permille": 16, "grad_rounding": 8,
-         "subset_rule": 8, "last_layer_permille": 16, "persist": 8}
+         "subset_rule": 8, "last_layer_permille": 16, "persist": 8,
+         "mode": 8}
 assert set(WIDTH) == set(config_table.BLOB_FIELDS)
 
 

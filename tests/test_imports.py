@@ -96,6 +96,7 @@ def test_cycle_finder_finds_a_circle():
 # the package's layers, top first; a module may import its own layer and those below
 LAYERS = (
     ("priot.studies",),
+    ("priot.stream",),                  # samples over UART0 (uses one run's preparation)
     ("priot.pipeline", "priot.export"),   # siblings: one run; a user's model -> blob
     ("priot.settings",),
     ("priot.data", "priot.device"),     # siblings: neither imports the other

@@ -4,12 +4,14 @@
 //   node run.mjs --firmware fw.bin [--blob 0xADDR:file]... [--max-cycles N]
 //                [--timeout SECONDS] [--stop-on "PRIOT DONE"] [--boot2]
 //                [--instruction-clock] [--opcode-histogram FILE]
-//                [--power-cut-after N] [--flash-out FILE]
+//                [--power-cut-after N] [--flash-out FILE] [--uart-feed FILE]
 //
 // The boot ROM's flash functions are emulated (flash_rom.mjs): firmware can erase and
 // program flash as on silicon. --power-cut-after N stops the run half-way through the
 // N+1-th flash erase/program (status power_cut); --flash-out writes the 2 MiB flash image
 // as it is at the end (after a power cut too), to flash back as blobs on the next run.
+// --uart-feed FILE: stream mode, frames fed to UART0 RX stop-and-wait (uart_feed.mjs);
+// the replies come back as "FRAME <hex>" lines and the run ends when all are answered.
 //
 // stdout: UART0 lines as they arrive. stderr: at most a few EMU-* notes, then one line
 //   EMU {"status":...,"cycles":...,"instructions":...,"wall_s":...,"clk_sys":...,"mips":...}
@@ -18,6 +20,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RP2040 } from 'rp2040js';
 import { FlashRomError, installFlashRom } from './flash_rom.mjs';
+import { UartFeedError, UartFeeder, parseFeed } from './uart_feed.mjs';
 
 const FLASH_BASE = 0x10000000;
 const FLASH_SIZE = 2 * 1024 * 1024; // the Pico's W25Q16 flash
@@ -36,7 +39,7 @@ const EXIT_BAD_ARGUMENTS = 4;
 const USAGE =
   'usage: node run.mjs --firmware fw.bin [--blob 0xADDR:file]... [--max-cycles N] ' +
   '[--timeout SECONDS] [--stop-on TEXT] [--boot2] [--instruction-clock] [--opcode-histogram FILE] ' +
-  '[--power-cut-after N] [--flash-out FILE]';
+  '[--power-cut-after N] [--flash-out FILE] [--uart-feed FILE]';
 
 class UsageError extends Error {}
 
@@ -54,6 +57,7 @@ function parseArgs(argv) {
   const args = {
     firmware: null, blobs: [], maxCycles: null, timeoutS: null, stopOn: 'PRIOT DONE', boot2: false,
     instructionClock: false, opcodeHistogram: null, powerCutAfter: null, flashOut: null,
+    uartFeed: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const option = argv[i];
@@ -93,6 +97,8 @@ function parseArgs(argv) {
       args.powerCutAfter = n;
     } else if (option === '--flash-out') {
       args.flashOut = value;
+    } else if (option === '--uart-feed') {
+      args.uartFeed = value;
     } else {
       throw new UsageError(`unknown option ${option}`);
     }
@@ -194,9 +200,26 @@ function run(args) {
     breakCode = code;
   };
 
+  let feeder = null;
+  if (args.uartFeed !== null) {
+    try {
+      feeder = new UartFeeder(parseFeed(args.uartFeed));
+    } catch (err) {
+      if (err instanceof UartFeedError || err.code === 'ENOENT') throw new UsageError(err.message);
+      throw err;
+    }
+  }
   let line = '';
   mcu.uart[0].onByte = (byte) => {
+    if (feeder !== null && feeder.ready) {
+      const frame = feeder.onTx(byte);
+      if (frame !== null) process.stdout.write(frame + '\n');
+      return;
+    }
     if (byte === 0x0a) {
+      if (feeder !== null && line.startsWith('PRIOT STREAM status=ready')) {
+        feeder.ready = true;
+      }
       process.stdout.write(line + '\n');
       if (line.startsWith(args.stopOn)) {
         status = 'done';
@@ -292,6 +315,9 @@ function run(args) {
       instructions++;
       if (breakCode !== null) {
         handleBreak();
+      }
+      if (feeder !== null && (step & 15) === 0 && feeder.pump(mcu.uart[0])) {
+        status = 'done';
       }
       if (rom.state.fault !== null) {
         fault ??= { pc: lastPC, what: rom.state.fault };

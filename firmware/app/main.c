@@ -9,6 +9,7 @@
 #include "priot/blob.h"
 #include "priot/engine.h"
 #include "priot/state.h"
+#include "priot/stream.h"
 
 /* The session arena (scores, w_eff, activations, errors; see priot/engine.h). The 256 KiB
  * main SRAM also holds the kernel code copied to RAM and the rest of .data/.bss. */
@@ -141,6 +142,48 @@ static uint32_t score_bytes(const priot_session_t *s)
     return n;
 }
 
+static void stream_write(void *ctx, const uint8_t *p, uint32_t n)
+{
+    (void)ctx;
+    board_uart_write((const char *)p, n);
+}
+
+/* Stream mode (docs/STREAMING.md): after "PRIOT STREAM ready", frames on UART0 both ways,
+ * forever. The RX FIFO is drained whenever the device is not busy with a frame; the host
+ * sends the next frame only after the reply to the last one (stop-and-wait). */
+__attribute__((noreturn)) static void stream_main(void)
+{
+    static priot_stream_t st;
+    priot_state_info_t info;
+    priot_status_t restore, st_;
+    priot_hooks_t hooks;
+    hooks.ctx = (void *)0;
+    hooks.now = hook_now;
+    hooks.on_eval = 0;
+    hooks.on_progress = 0;
+    hooks.on_train = 0;
+    hooks.on_predict = 0;
+    hooks.state = &state_store;
+    hooks.on_state = 0;
+    st_ = priot_stream_open(&st, &session, &model, &config, (uint8_t *)arena, sizeof(arena),
+                            &hooks, &state_store, stream_write, (void *)0, &restore, &info);
+    if (st_ != PRIOT_OK)
+        fail(st_);
+    if (config.persist & PRIOT_PERSIST_RESTORE)
+        hook_state((void *)0, PRIOT_STATE_RESTORED, restore,
+                   restore == PRIOT_E_STATE_NONE ? (const priot_state_info_t *)0 : &info);
+    out_begin("STREAM");
+    out_str("status", "ready");
+    out_u32("image_bytes", (uint32_t)model.in.c * model.in.h * model.in.w);
+    out_u32("classes", model.n_classes);
+    out_end();
+    for (;;) {
+        const int c = board_uart_getc();
+        if (c >= 0)
+            priot_stream_feed(&st, (uint8_t)c);
+    }
+}
+
 int main(void)
 {
     priot_status_t st;
@@ -160,6 +203,14 @@ int main(void)
     st = priot_parse_model(flash(PRIOT_MODEL_ADDR), PRIOT_MODEL_MAX, &model);
     if (st != PRIOT_OK)
         fail(st);
+    if (config.mode == PRIOT_MODE_STREAM) {
+        out_begin("MODEL");
+        out_u32("layers", model.n_layers);
+        out_u32("edges", model.n_edges);
+        out_hex("crc", model.crc);
+        out_end();
+        stream_main();
+    }
     st = priot_parse_dataset(flash(PRIOT_DATASET_ADDR), PRIOT_DATASET_MAX, &dataset);
     if (st != PRIOT_OK)
         fail(st);

@@ -150,6 +150,13 @@ static void uart0_init(void)
     uart_ready = 1;
 }
 
+int board_uart_getc(void)
+{
+    if (uart0_hw->fr & UART_UARTFR_RXFE_BITS)
+        return -1;
+    return (int)(uart0_hw->dr & 0xFFu);
+}
+
 void board_uart_write(const char *s, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {

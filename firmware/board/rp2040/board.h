@@ -11,6 +11,8 @@ void board_init(void);
 /* Blocking write of n bytes / a NUL-terminated string to UART0 (no newline added). */
 void board_uart_write(const char *s, uint32_t n);
 void board_puts(const char *s);
+/* The next byte UART0 received, or -1 if its RX FIFO is empty (no wait). */
+int board_uart_getc(void);
 
 /* clk_sys cycles since board_init (SysTick, extended to 64 bits by its interrupt). */
 uint64_t board_cycles(void);

@@ -18,6 +18,7 @@ typedef struct {
 #define uart0_hw ((uart_hw_t *)UART0_BASE)
 
 #define UART_UARTFR_BUSY_BITS   (1u << 3)
+#define UART_UARTFR_RXFE_BITS   (1u << 4)
 #define UART_UARTFR_TXFF_BITS   (1u << 5)
 #define UART_UARTLCR_H_FEN_BITS (1u << 4)
 #define UART_UARTLCR_H_WLEN_8   (3u << 5)

@@ -246,6 +246,7 @@ priot_status_t priot_parse_config(const uint8_t *blob, uint32_t len, priot_confi
     c->grad_rounding = p[26];
     c->subset_rule = p[27];
     c->last_layer_permille = (uint16_t)rd16(p + 28);
+    c->mode = p[30];
     c->persist = p[31];
     return priot_config_check(c);
 }

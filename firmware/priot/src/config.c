@@ -34,5 +34,7 @@ priot_status_t priot_config_check(const priot_config_t *c)
         return PRIOT_E_CONFIG_LAST_LAYER_PERMILLE;
     if (c->persist > PRIOT_PERSIST_ALL)
         return PRIOT_E_CONFIG_PERSIST;
+    if (c->mode > PRIOT_MODE_STREAM)
+        return PRIOT_E_CONFIG_MODE;
     return PRIOT_OK;
 }

@@ -9,6 +9,7 @@
 #include "priot/prune.h"
 #include "priot/rng.h"
 #include "priot/state.h"
+#include "priot/stream.h"
 #include "priot/subset.h"
 
 int32_t priot_host_api_version(void) { return PRIOT_HOST_API_VERSION; }
@@ -596,4 +597,70 @@ void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uin
 {
     (rounding == PRIOT_ROUND_PSEUDO_STOCHASTIC ? KERNEL(priot_weight_update32_psto)
                                                : KERNEL(priot_weight_update32))(w, g, n, shift);
+}
+
+/* ---- stream mode (stream.h) ------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *out;
+    uint32_t cap, len, overflow;
+} stream_out_t;
+
+static void stream_write(void *ctx, const uint8_t *p, uint32_t n)
+{
+    stream_out_t *o = (stream_out_t *)ctx;
+    if (o->len + n > o->cap) {
+        o->overflow = 1;
+        return;
+    }
+    memcpy(o->out + o->len, p, n);
+    o->len += n;
+}
+
+int32_t priot_host_stream(const uint8_t *model, uint32_t model_len, const uint8_t *config,
+                          uint32_t config_len, uint8_t *arena, uint32_t arena_size,
+                          const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
+                          uint32_t *out_len, uint8_t *state_region, uint32_t slot_size,
+                          int32_t *restore_status)
+{
+    priot_model_t m;
+    priot_config_t c;
+    priot_session_t s;
+    priot_stream_t st;
+    priot_state_info_t info;
+    priot_status_t restore = PRIOT_E_STATE_NONE, r;
+    host_ctx_t hc;
+    priot_state_store_t store;
+    stream_out_t o;
+    uint32_t i;
+    if (!out_len || !restore_status || (n_in && !in))
+        return PRIOT_E_ARG;
+    r = priot_parse_model(model, model_len, &m);
+    if (r == PRIOT_OK)
+        r = priot_parse_config(config, config_len, &c);
+    if (r != PRIOT_OK)
+        return r;
+    memset(&hc, 0, sizeof(hc));
+    if (state_region) {
+        hc.store.region = state_region;
+        hc.store.slot_size = slot_size;
+        store.base = state_region;
+        store.slot_size = slot_size;
+        store.ctx = &hc;
+        store.erase = host_erase_ctx;
+        store.program = host_program_ctx;
+    }
+    o.out = out;
+    o.cap = out_cap;
+    o.len = o.overflow = 0;
+    r = priot_stream_open(&st, &s, &m, &c, arena, arena_size, (const priot_hooks_t *)0,
+                          state_region ? &store : (const priot_state_store_t *)0,
+                          stream_write, &o, &restore, &info);
+    *restore_status = restore;
+    if (r != PRIOT_OK)
+        return r;
+    for (i = 0; i < n_in; i++)
+        priot_stream_feed(&st, in[i]);
+    *out_len = o.len;
+    return o.overflow ? PRIOT_E_BUFFER : PRIOT_OK;
 }

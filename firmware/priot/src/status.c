@@ -65,6 +65,7 @@ const char *priot_status_str(int code)
     case PRIOT_E_CONFIG_LAST_LAYER_PERMILLE:
         return "config_last_layer_permille_invalid_for_method";
     case PRIOT_E_CONFIG_PERSIST: return "config_persist_flags_unknown";
+    case PRIOT_E_CONFIG_MODE: return "config_mode_unknown";
     case PRIOT_E_STATE_NONE: return "state_none_saved";
     case PRIOT_E_STATE_MISMATCH: return "state_saved_for_another_model_or_method";
     case PRIOT_E_STATE_TOO_BIG: return "state_larger_than_its_flash_slot";

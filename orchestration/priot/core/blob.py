@@ -358,6 +358,7 @@ class RunConfig:
     subset_rule: int = 0       # PRIOT-S: 0 random stratified, 1 largest |w|
     last_layer_permille: int = 0   # PRIOT-S: the last layer's fraction (0: score_permille)
     persist: int = 0           # the saved state: bit 0 restore at start, bit 1 save after
+    mode: int = 0              # 0 the batch run flow, 1 stream mode (docs/STREAMING.md)
     extra: dict = field(default_factory=dict)  # not encoded; for bookkeeping
 
     def validate(self, kind: str = "config") -> None:
@@ -379,7 +380,7 @@ def pack_config(c: RunConfig) -> bytes:
     payload = _CONFIG.pack(c.seed, c.keep_permille, c.lr_shift, c.score_init, c.init_shift,
                            c.method, c.epochs, c.train_limit, c.test_limit,
                            c.progress_every, c.score_permille, c.grad_rounding, c.subset_rule,
-                           c.last_layer_permille, 0, c.persist)
+                           c.last_layer_permille, c.mode, c.persist)
     return frame(CONFIG_MAGIC, payload)
 
 
@@ -388,8 +389,9 @@ def decode_config(blob: bytes) -> RunConfig:
     if len(p) != _CONFIG.size:
         raise BlobError("config", "payload_size", f"{len(p)} bytes, expected {_CONFIG.size}")
     (seed, keep, lr, init, init_shift, method, epochs, tr, te, prog, score_permille,
-     grad_rounding, subset_rule, last_layer_permille, _, persist) = _CONFIG.unpack(p)
+     grad_rounding, subset_rule, last_layer_permille, mode, persist) = _CONFIG.unpack(p)
     c = RunConfig(seed, keep, lr, init, init_shift, method, epochs, tr, te, prog,
-                  score_permille, grad_rounding, subset_rule, last_layer_permille, persist)
+                  score_permille, grad_rounding, subset_rule, last_layer_permille, persist,
+                  mode)
     c.validate()
     return c

@@ -62,6 +62,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
           blob_zero_unless_read=True),
     Field("persist", 0, 3, 0, "the saved state (docs/BLOBS.md): 1 restore it at the start, "
           "2 save it after training, 3 both"),
+    Field("mode", 0, 1, 0, "0 the batch run on the dataset blob, 1 stream mode: samples "
+          "arrive as frames on UART0 (docs/STREAMING.md)"),
     Field("n_train", 1, 100000, 500, "on-device training samples", in_blob=False),
     Field("n_test", 1, 100000, 300, "rotated test samples evaluated on the device",
           in_blob=False),

@@ -97,6 +97,8 @@ _SIGNATURES = {
     "priot_host_parse_dataset": (_I32, [_P, _U32]),
     "priot_host_parse_config": (_I32, [_P, _U32]),
     "priot_host_run": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P, _U32, _P, _U32]),
+    "priot_host_stream": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P,
+                                 _U32, _P]),
     "priot_host_run_persist": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _U32, _P, _P, _U32,
                                       _P, _U32, _P, _U32, _P]),
     "priot_host_train": (_I32, [_P, _U32, _P, _U32, _P, _U32, _P, _P, _P, _U32, _P, _P]),
@@ -331,6 +333,38 @@ def host_run(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, *,
         out.frozen_pred, out.before_pred, out.after_pred = (pred[:n], pred[n:2 * n],
                                                             pred[2 * n:3 * n])
     return out
+
+
+@dataclass
+class HostStreamResult:
+    replies: bytes            # every reply byte, frames ended by 0x00 (as UART0 sends them)
+    restore_status: str       # "ok", "none", "mismatch" (of the saved state at start)
+    state_region: bytes | None
+
+
+def host_stream(model_blob: bytes, config_blob: bytes, stream: bytes, *,
+                state_region: bytes | None = None, state_slot: int = blobmod.STATE_SLOT,
+                san: bool = False) -> HostStreamResult:
+    """Stream mode (priot_host_stream): the device's answer to a byte stream, bit for bit."""
+    lib = load(san)
+    mb, cb = _blob(model_blob), _blob(config_blob)
+    st = C.c_int32(0)
+    need = int(lib.priot_host_arena_need_cfg(_ptr(mb), len(mb), _ptr(cb), len(cb), C.byref(st)))
+    _check(st.value, "host_stream", lib)
+    arena = np.zeros(need + 16 * 1024, dtype=np.uint8)     # the session + the frame buffer
+    data = np.frombuffer(bytes(stream) or b"\0", dtype=np.uint8).copy()
+    out = np.zeros(64 + 64 * len(stream), dtype=np.uint8)
+    out_len, restore = C.c_uint32(0), C.c_int32(0)
+    region = None
+    if state_region is not None:
+        region = np.frombuffer(bytes(state_region), dtype=np.uint8).copy()
+    code = lib.priot_host_stream(_ptr(mb), len(mb), _ptr(cb), len(cb), _ptr(arena), arena.size,
+                                 _ptr(data), len(stream), _ptr(out), out.size,
+                                 C.byref(out_len), _ptr(region), state_slot, C.byref(restore))
+    _check(code, "host_stream", lib)
+    return HostStreamResult(out[:out_len.value].tobytes(),
+                            STATE_STATUS.get(restore.value, "error"),
+                            None if region is None else region.tobytes())
 
 
 def host_curve(model_blob: bytes, dataset_blob: bytes, config_blob: bytes, points,

@@ -81,6 +81,8 @@ def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: 
     mem = elf_memory(elf)
     model = blob.decode_model(model_blob)
     need = native.arena_need(model_blob, config_blob)
+    if blob.decode_config(config_blob).mode == 1:   # stream mode: + the frame buffer
+        need = (need + 3) // 4 * 4 + stream_buffer_bytes(blob.decode_model(model_blob))
     cap = arena_capacity(elf)
     dataset_bytes = dataset_blob if isinstance(dataset_blob, int) else len(dataset_blob)
     flash = {"firmware": (mem["flash_bytes"], mem["flash_max"]),
@@ -117,6 +119,13 @@ def plan(model_blob: bytes, dataset_blob: bytes | int, config_blob: bytes, elf: 
             "narrower model, or a method that keeps state for fewer edges (PRIOT-S with a "
             "smaller scored fraction)")
     return p
+
+
+def stream_buffer_bytes(model) -> int:
+    """The stream mode's frame buffer (C priot_stream_buffer_bytes): a COBS-encoded TRAIN
+    request."""
+    raw = 2 + 1 + model.in_c * model.in_h * model.in_w + 4
+    return raw + raw // 254 + 2
 
 
 def _other_state(method: methods.Method, need: int, per_edge: int) -> str:

@@ -11,7 +11,7 @@
  * score_permille within the method's range (PRIOT-S 1..1000, the others 0), grad_rounding
  * within the method's range (static SGD and NITI 0..1, the others 0), subset_rule
  * (PRIOT-S 0..1, the others 0), last_layer_permille (PRIOT-S 0..1000, the others 0),
- * persist 0..3. */
+ * persist 0..3, mode 0..1. */
 priot_status_t priot_config_check(const priot_config_t *c);
 
 #endif

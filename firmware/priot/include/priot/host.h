@@ -157,4 +157,14 @@ void priot_host_niti_requant(const uint32_t *a, uint32_t n, uint32_t shift, int3
 void priot_host_niti_weight_update(int8_t *w, const uint32_t *g, uint32_t n, uint32_t shift,
                                    uint32_t rounding);
 
+/* Stream mode on the host (stream.h): open the stream as the firmware does (session, saved
+ * state from state_region when the config's persist bit 0 is set: *restore_status), feed
+ * the n_in bytes, and return every reply byte in out (*out_len of them). state_region may
+ * be NULL (SAVE then fails). */
+int32_t priot_host_stream(const uint8_t *model, uint32_t model_len, const uint8_t *config,
+                          uint32_t config_len, uint8_t *arena, uint32_t arena_size,
+                          const uint8_t *in, uint32_t n_in, uint8_t *out, uint32_t out_cap,
+                          uint32_t *out_len, uint8_t *state_region, uint32_t slot_size,
+                          int32_t *restore_status);
+
 #endif

@@ -73,6 +73,7 @@ typedef enum {
     PRIOT_E_CONFIG_SUBSET_RULE = 75,   /* "config_subset_rule_invalid_for_method" */
     PRIOT_E_CONFIG_LAST_LAYER_PERMILLE = 76, /* "config_last_layer_permille_invalid_for_method" */
     PRIOT_E_CONFIG_PERSIST = 77,       /* "config_persist_flags_unknown" */
+    PRIOT_E_CONFIG_MODE = 78,          /* "config_mode_unknown" */
 
     /* the saved state (state.h) */
     PRIOT_E_STATE_NONE = 90,           /* "state_none_saved" */

@@ -62,6 +62,10 @@ enum { PRIOT_ROUND_HALF_UP = 0, PRIOT_ROUND_PSEUDO_STOCHASTIC = 1 };
  * start of the run (if one is saved for this model and method), save it after training. */
 enum { PRIOT_PERSIST_RESTORE = 1, PRIOT_PERSIST_SAVE = 2, PRIOT_PERSIST_ALL = 3 };
 
+/* The run config's mode: the batch flow of priot_run on the dataset blob, or stream mode
+ * (stream.h: samples arrive as frames on UART0; no dataset blob needed). */
+enum { PRIOT_MODE_BATCH = 0, PRIOT_MODE_STREAM = 1 };
+
 typedef struct {
     uint32_t seed;
     uint16_t keep_permille;     /* 1..1000 */
@@ -76,6 +80,7 @@ typedef struct {
     uint8_t subset_rule;        /* PRIOT-S: 0 random stratified, 1 largest |w| (subset.h) */
     uint16_t last_layer_permille;   /* PRIOT-S: the last layer's scored fraction 1..1000,
                                        0 = score_permille */
+    uint8_t mode;               /* PRIOT_MODE_*: the run flow, or frames on UART0 (stream.h) */
     uint8_t persist;            /* PRIOT_PERSIST_* bits: the saved state (state.h) */
 } priot_config_t;
 

@@ -38,7 +38,8 @@ class Rp2040jsBackend(EmulatorBackend):
 
     def __init__(self, runner_dir: Path = RUNNER_DIR, boot2: bool = False,
                  instruction_clock: bool = False, opcode_histogram: bool = False,
-                 read_flash: bool = False, power_cut_after: int | None = None):
+                 read_flash: bool = False, power_cut_after: int | None = None,
+                 uart_feed: bytes | None = None):
         self.runner_dir = Path(runner_dir)
         self.boot2 = boot2  # enter through the image's boot2, as the bootrom does
         # time advances one cycle per instruction (SysTick counts instructions, as in Renode)
@@ -50,9 +51,13 @@ class Rp2040jsBackend(EmulatorBackend):
         # stop half-way through the N+1-th flash erase/program (RunResult.status
         # "power_cut"), as a power cut would
         self.power_cut_after = power_cut_after
+        # stream mode: run.mjs --uart-feed chunks (priot.core.frames.feed_file), fed to
+        # UART0 RX stop-and-wait; the replies come back as "FRAME <hex>" lines
+        self.uart_feed = uart_feed
 
     def identity(self) -> str:
         files = [self.runner_dir / "run.mjs", self.runner_dir / "flash_rom.mjs",
+                 self.runner_dir / "uart_feed.mjs",
                  self.runner_dir / "package-lock.json"]
         digest = hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file()))
         return (f"{self.name}:{digest.hexdigest()[:16]}:boot2={self.boot2}:"
@@ -99,6 +104,10 @@ class Rp2040jsBackend(EmulatorBackend):
                 command += ["--flash-out", str(flash)]
             if self.power_cut_after is not None:
                 command += ["--power-cut-after", str(int(self.power_cut_after))]
+            if self.uart_feed is not None:
+                feed = Path(tmp) / "uart_feed.bin"
+                feed.write_bytes(self.uart_feed)
+                command += ["--uart-feed", str(feed)]
             result = self._execute(command, timeout_s, on_line)
             if self.read_flash:
                 result.flash = flash.read_bytes()
