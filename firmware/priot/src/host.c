@@ -127,6 +127,19 @@ static int host_program_ctx(void *ctx, uint32_t slot, uint32_t off, const uint8_
     return host_program(&((host_ctx_t *)ctx)->store, slot, off, page);
 }
 
+/* The saved-state slots in a caller's buffer, as the engine's store. */
+static void host_store_init(host_ctx_t *hc, priot_state_store_t *store, uint8_t *region,
+                            uint32_t slot_size)
+{
+    hc->store.region = region;
+    hc->store.slot_size = slot_size;
+    store->base = region;
+    store->slot_size = slot_size;
+    store->ctx = hc;
+    store->erase = host_erase_ctx;
+    store->program = host_program_ctx;
+}
+
 static void host_on_predict(void *ctx, uint32_t phase, uint32_t index, uint32_t label)
 {
     on_predict(&((host_ctx_t *)ctx)->pred, phase, index, label);
@@ -224,14 +237,8 @@ static int32_t host_run(const uint8_t *model, uint32_t model_len, const uint8_t 
     if (state_region) {
         memset(state_out, 0, sizeof(*state_out));
         state_out->restored_status = state_out->saved_status = -1;
-        hc.store.region = state_region;
-        hc.store.slot_size = slot_size;
+        host_store_init(&hc, &store, state_region, slot_size);
         hc.store.out = state_out;
-        store.base = state_region;
-        store.slot_size = slot_size;
-        store.ctx = &hc;
-        store.erase = host_erase_ctx;
-        store.program = host_program_ctx;
         hooks.state = &store;
         hooks.on_state = host_on_state;
     }
@@ -641,15 +648,8 @@ int32_t priot_host_stream(const uint8_t *model, uint32_t model_len, const uint8_
     if (r != PRIOT_OK)
         return r;
     memset(&hc, 0, sizeof(hc));
-    if (state_region) {
-        hc.store.region = state_region;
-        hc.store.slot_size = slot_size;
-        store.base = state_region;
-        store.slot_size = slot_size;
-        store.ctx = &hc;
-        store.erase = host_erase_ctx;
-        store.program = host_program_ctx;
-    }
+    if (state_region)
+        host_store_init(&hc, &store, state_region, slot_size);
     o.out = out;
     o.cap = out_cap;
     o.len = o.overflow = 0;
