@@ -113,11 +113,14 @@ def _weights(kind, n, rng):
         return np.zeros(n, dtype=np.int8)
     if kind == "few_values":   # many ties in every bin, both signs
         return rng.choice(np.array([-3, -1, 0, 1, 3, -128, 127], dtype=np.int8), n)
+    if kind == "extremes":     # |w| 128 (only -128), 127 and 0: the scan's limits
+        return rng.choice(np.array([-128, -127, 127, 0, -128], dtype=np.int8), n)
     return rng.integers(-128, 128, n).astype(np.int8)
 
 
-@pytest.mark.parametrize("kind", ["random", "few_values", "all_equal", "zeros"])
-@pytest.mark.parametrize("n, permille", [(72, 100), (1152, 50), (320, 1000), (7, 1),
+@pytest.mark.parametrize("kind", ["random", "few_values", "extremes", "all_equal", "zeros"])
+@pytest.mark.parametrize("n, permille", [(72, 100), (1152, 50), (320, 1000), (7, 1), (3, 1000),
+                                         (5, 400), (9, 600),
                                          (5000, 1), (2000, 999), (200_000, 1)])
 def test_magnitude_subset_is_the_k_largest_and_c_agrees(kind, n, permille):
     rng = np.random.default_rng(n + permille)

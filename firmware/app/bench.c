@@ -24,6 +24,7 @@
 #include "priot/niti.h"
 #include "priot/niti_ref.h"
 #include "priot/prune.h"
+#include "priot/subset.h"
 
 #define MAX_X 4096u
 #define MAX_Y 6272u
@@ -299,6 +300,31 @@ static void bench_incremental(const char *shape, uint32_t n, uint32_t row)
     }
 }
 
+/* PRIOT-S: a layer's masked weights rebuilt from the flash weights (what a forward or a
+ * backward pass of a layer costs it; priot_subset_apply) with 10% of the edges scored, for
+ * both subset rules; "macs" counts the layer's edges. One implementation (the reference
+ * build's iterator is the plain scan). */
+static void bench_subset(const char *shape, uint32_t n)
+{
+    static const char *const RULE[2] = {"subset_apply_random", "subset_apply_magnitude"};
+    priot_subset_t ss;
+    const uint32_t k = priot_subset_size(n, 100), keep = priot_n_keep(k, 900);
+    uint32_t rule, kept, eq;
+    uint64_t t0, t1;
+    int16_t thr;
+    seed(0x4242u + n);
+    fill_w(wbuf, n);
+    fill_scores(scores, k);
+    priot_topk_threshold(scores, k, keep, hist, &thr, &eq);
+    for (rule = 0; rule < 2; rule++) {
+        priot_subset_plan(&ss, rule, wbuf, n, k, (uint32_t *)accbuf);
+        t0 = board_cycles();
+        kept = priot_subset_apply(scores, &ss, wbuf, n, k, 7u, 2u, thr, eq, weff);
+        t1 = board_cycles();
+        report(RULE[rule], "opt", shape, n, t1 - t0, priot_crc32(kept, (const uint8_t *)weff, n));
+    }
+}
+
 /* NITI kernels (niti.c vs niti_ref.c): int32 accumulators of whole tensors, the max
  * search and the requantisation over them, the weight update of one layer. */
 #define TIMED(call) (t0 = board_cycles(), (call), t1 = board_cycles(), t1 - t0)
@@ -401,6 +427,8 @@ int main(void)
     bench_updates("n25088-r784", 25088, 784);
     bench_incremental("n1152-r72", 1152, 72);
     bench_incremental("n25088-r784", 25088, 784);
+    bench_subset("n1152", 1152);
+    bench_subset("n25088", 25088);
     bench_niti_conv("c1x28x28-o8", 1, 28, 28, 8, 1);
     bench_niti_conv("c8x14x14-o16", 8, 14, 14, 16, 0);
     bench_niti_fc("n784-o32", 784, 32);

@@ -168,11 +168,6 @@ typedef struct {
     uint32_t edge;             /* edge index of the next scored edge, UINT32_MAX past the last */
 } subset_walk_t;
 
-static void walk_advance(subset_walk_t *w, uint32_t k)
-{
-    w->edge = ++w->j < k ? priot_subset_next(&w->it) : 0xFFFFFFFFu;
-}
-
 /* The score update of the row's scored edges; the scored edges of the silent rows before
  * it are stepped over. */
 static void update_row_subset(priot_session_t *s, uint32_t l, uint32_t o, void *ctx)
@@ -186,8 +181,10 @@ static void update_row_subset(priot_session_t *s, uint32_t l, uint32_t o, void *
         priot_subset_begin(&w->it, &s->subset[l], L->w, L->n_edges, k, s->cfg.seed, l);
         w->edge = priot_subset_next(&w->it);
     }
-    while (w->edge < begin)
-        walk_advance(w, k);
+    if (w->edge < begin) {   /* the silent rows' scored edges, counted */
+        w->edge = priot_subset_skip(&w->it, w->edge, begin);
+        w->j = w->it.j - 1u;
+    }
     priot_subset_score_update(&w->it, &w->j, &w->edge, begin, end, s->scores[l], L->w,
                               s->grad, s->cfg.lr_shift, s->mask[l]);
 }

@@ -48,51 +48,130 @@ void priot_subset_begin(priot_subset_iter_t *it, const priot_subset_t *ss, const
     it->frac = 0;
     it->rng = s ? s : 0x9E3779B9u;
     it->w = w;
+    it->n = n;
     it->thr = ss->thr;
     it->ties = ss->ties;
 }
 
-/* The next edge with |w| > thr, or with |w| == thr while ties remain (one exists as long
- * as it->j < it->k). */
-static uint32_t magnitude_next(priot_subset_iter_t *it)
+#if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
+/* The plain scan: the specification of the one below. */
+const int8_t *priot_subset_scan(const int8_t *p, const int8_t *end, uint32_t c)
 {
-    const int8_t *w = it->w;
-    uint32_t i = it->start;
-    for (;; i++) {
-        const uint32_t a = magnitude(w[i]);
-        if (a > it->thr)
-            break;
-        if (a == it->thr && it->ties) {
-            it->ties--;
-            break;
-        }
+    while (p < end && magnitude(*p) <= c)
+        p++;
+    return p;
+}
+#else
+/* The first of q[0..e) with b - lo < span (unsigned; b the byte): with lo = c + 1 and
+ * span = 255 - 2c that is |w| > c for the int8 w of byte b (b in c+1..127 or
+ * 128..255-(c+1)). Byte loads with immediate offsets, four per pass: ~6 cycles per edge on
+ * the M0+ instead of ~11 for LDRSB + abs + two compares. */
+static inline __attribute__((always_inline)) const int8_t *
+scan_bytes(const int8_t *p, const int8_t *end, uint32_t lo, uint32_t span)
+{
+    const uint8_t *q = (const uint8_t *)p, *const e = (const uint8_t *)end;
+    while (e - q >= 4) {
+        if ((uint32_t)q[0] - lo < span)
+            return (const int8_t *)q;
+        if ((uint32_t)q[1] - lo < span)
+            return (const int8_t *)q + 1;
+        if ((uint32_t)q[2] - lo < span)
+            return (const int8_t *)q + 2;
+        if ((uint32_t)q[3] - lo < span)
+            return (const int8_t *)q + 3;
+        q += 4;
     }
-    it->start = i + 1u;
-    it->j++;
-    return i;
+    while (q < e && (uint32_t)*q - lo >= span)
+        q++;
+    return (const int8_t *)q;
 }
 
-uint32_t priot_subset_next(priot_subset_iter_t *it)
+PRIOT_HOT const int8_t *priot_subset_scan(const int8_t *p, const int8_t *end, uint32_t c)
 {
-    uint32_t x = it->rng, size, idx;
-    if (it->rule == PRIOT_SUBSET_MAGNITUDE)
-        return magnitude_next(it);
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    it->rng = x;
-    /* bucket j = [start, start + size): size = q, plus 1 when (j n mod k) + r wraps */
-    size = it->q;
-    it->frac += it->r;
-    if (it->frac >= it->k) {
-        it->frac -= it->k;
-        size++;
+    return scan_bytes(p, end, c + 1u, 255u - 2u * c);
+}
+#endif
+
+
+/* Advance the iterator to its first scored edge at or after edge `end` (or past the
+ * last); returns that edge index (UINT32_MAX past the last). The magnitude rule without
+ * ties left counts the |w| > thr of the skipped edges instead of stopping at each one. */
+PRIOT_HOT uint32_t priot_subset_skip(priot_subset_iter_t *it, uint32_t idx, uint32_t end)
+{
+#if !(defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS)
+    if (it->rule == PRIOT_SUBSET_MAGNITUDE && it->ties == 0u && idx < end && end <= it->n) {
+        /* idx is scored (position it->j - 1); count the scored edges in (idx, end) */
+        const uint8_t *q = (const uint8_t *)it->w + idx + 1u,
+                      *const e = (const uint8_t *)it->w + end;
+        const uint32_t lo = it->thr + 1u, span = 255u - 2u * it->thr;
+        uint32_t cnt = 1u;   /* idx itself */
+        while (e - q >= 4) {
+            cnt += ((uint32_t)q[0] - lo < span) + ((uint32_t)q[1] - lo < span) +
+                   ((uint32_t)q[2] - lo < span) + ((uint32_t)q[3] - lo < span);
+            q += 4;
+        }
+        while (q < e)
+            cnt += (uint32_t)*q++ - lo < span;
+        it->j += cnt - 1u;   /* it->j: the position after the last skipped scored edge */
+        it->start = end;
+        if (it->j >= it->k)
+            return 0xFFFFFFFFu;
+        return priot_subset_next(it);
     }
-    idx = it->start + (((x >> 16) * size) >> 16);
-    it->start += size;
-    it->j++;
+#endif
+    while (idx < end)
+        idx = it->j < it->k ? priot_subset_next(it) : 0xFFFFFFFFu;
     return idx;
 }
+
+/* The scored edge at the end of a walk's step decides its w_eff: zeroed unless its score
+ * is above thr, or at thr while eq of those remain (subset order). Returns 1 if kept. */
+static inline uint32_t keep_scored(int32_t v, int16_t thr, uint32_t *eq)
+{
+    if (v > thr)
+        return 1u;
+    if (v == thr && *eq) {
+        --*eq;
+        return 1u;
+    }
+    return 0u;
+}
+
+#if !(defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS)
+/* The magnitude rule's walk for priot_subset_apply with its state in registers: the ties
+ * first (|w| >= t), then the scan for |w| > t inlined with its bounds hoisted. The same
+ * edges as priot_subset_next. */
+static uint32_t apply_magnitude(const int16_t *s, const priot_subset_t *ss, const int8_t *w,
+                                uint32_t n, uint32_t k, int16_t thr, uint32_t eq,
+                                int8_t *w_eff)
+{
+    const int8_t *p = w, *const end = w + n;
+    const int32_t t = ss->thr;
+    const uint32_t lo = (uint32_t)t + 1u, span = 255u - 2u * (uint32_t)t;
+    uint32_t ties = ss->ties, j = 0, kept = 0;
+    for (; j < k && ties; j++, p++) {
+        if (t > 0) {
+            p = priot_subset_scan(p, end, (uint32_t)t - 1u);
+            if (*p == t || *p == -t)
+                ties--;
+        } else if (*p == 0) {
+            ties--;
+        }
+        if (keep_scored(s[j], thr, &eq))
+            kept++;
+        else
+            w_eff[p - w] = 0;
+    }
+    for (; j < k; j++, p++) {   /* t <= 127 here: a t of 128 has only ties */
+        p = scan_bytes(p, end, lo, span);
+        if (keep_scored(s[j], thr, &eq))
+            kept++;
+        else
+            w_eff[p - w] = 0;
+    }
+    return kept;
+}
+#endif
 
 PRIOT_HOT uint32_t priot_subset_apply(const int16_t *s, const priot_subset_t *ss,
                                       const int8_t *w, uint32_t n, uint32_t k, uint32_t seed,
@@ -101,17 +180,17 @@ PRIOT_HOT uint32_t priot_subset_apply(const int16_t *s, const priot_subset_t *ss
     priot_subset_iter_t it;
     uint32_t j, kept = 0;
     memcpy(w_eff, w, n);
+#if !(defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS)
+    if (ss->rule == PRIOT_SUBSET_MAGNITUDE)
+        return apply_magnitude(s, ss, w, n, k, thr, eq, w_eff);
+#endif
     priot_subset_begin(&it, ss, w, n, k, seed, layer);
     for (j = 0; j < k; j++) {
         const uint32_t idx = priot_subset_next(&it);
-        const int32_t v = s[j];
-        if (v < thr || (v == thr && eq == 0u)) {
+        if (keep_scored(s[j], thr, &eq))
+            kept++;
+        else
             w_eff[idx] = 0;
-            continue;
-        }
-        if (v == thr)
-            eq--;
-        kept++;
     }
     return kept;
 }

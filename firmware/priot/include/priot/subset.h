@@ -37,13 +37,60 @@ typedef struct {
     uint32_t start, q, r, frac; /* random: bucket start; n = q k + r; (j n) mod k */
     uint32_t rng;               /* random: per-layer xorshift32 state */
     const int8_t *w;            /* magnitude: the weights, scanned from edge `start` */
+    uint32_t n;                 /* magnitude: the layer's edges (the scan's end) */
     uint32_t thr, ties;         /* magnitude: |w| threshold, ties still to take */
 } priot_subset_iter_t;
 
 void priot_subset_begin(priot_subset_iter_t *it, const priot_subset_t *ss, const int8_t *w,
                         uint32_t n, uint32_t k, uint32_t seed, uint32_t layer);
-/* Edge index of subset position it->j (it->j < it->k), then advance. */
-uint32_t priot_subset_next(priot_subset_iter_t *it);
+/* The first of p[0..end) with |w| > c (c <= 127); end if there is none. */
+const int8_t *priot_subset_scan(const int8_t *p, const int8_t *end, uint32_t c);
+
+/* Edge index of subset position it->j (it->j < it->k), then advance. Inline: the walks
+ * call it once per scored edge. */
+static inline uint32_t priot_subset_next(priot_subset_iter_t *it)
+{
+    uint32_t x, size, idx;
+    if (it->rule == PRIOT_SUBSET_MAGNITUDE) {
+        /* the next |w| > thr, or |w| == thr while ties remain (the first ones) */
+        const int8_t *p = it->w + it->start;
+        const uint32_t t = it->thr;
+        if (it->ties == 0u) {
+            p = priot_subset_scan(p, it->w + it->n, t);
+        } else if (t > 0u) {                        /* |w| >= t: a tie when |w| == t */
+            p = priot_subset_scan(p, it->w + it->n, t - 1u);
+            if ((int32_t)*p == (int32_t)t || (int32_t)*p == -(int32_t)t)
+                it->ties--;
+        } else if (*p == 0) {                       /* t == 0: every edge qualifies */
+            it->ties--;
+        }
+        idx = (uint32_t)(p - it->w);
+        it->start = idx + 1u;
+        it->j++;
+        return idx;
+    }
+    x = it->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    it->rng = x;
+    /* bucket j = [start, start + size): size = q, plus 1 when (j n mod k) + r wraps */
+    size = it->q;
+    it->frac += it->r;
+    if (it->frac >= it->k) {
+        it->frac -= it->k;
+        size++;
+    }
+    idx = it->start + (((x >> 16) * size) >> 16);
+    it->start += size;
+    it->j++;
+    return idx;
+}
+
+/* Advance an iterator that has just returned edge idx (it->j - 1 its position) to its
+ * first scored edge at or after edge `end`; returns that edge (it->j - 1 its position
+ * again), or UINT32_MAX past the last. */
+uint32_t priot_subset_skip(priot_subset_iter_t *it, uint32_t idx, uint32_t end);
 
 /* w_eff = w with the scored edges outside the top of their scores zeroed: (thr, eq)
  * from priot_topk_threshold over the k scores, ties by subset position. Returns the
