@@ -129,13 +129,17 @@ class Rp2040jsBackend(EmulatorBackend):
             killed.set()
             _kill_group(proc)
 
+        # The try starts right after Popen: a signal that arrives while the helper threads
+        # start (Thread.start waits on an Event) must still kill the emulator. The timer is
+        # a daemon so that a run unwinding on a signal does not wait for it at exit.
         killer = threading.Timer(timeout_s + KILL_MARGIN_S, kill)
-        killer.start()
+        killer.daemon = True
         stderr: list[str] = []
         stderr_reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)
-        stderr_reader.start()
         lines: list[str] = []
         try:
+            killer.start()
+            stderr_reader.start()
             for raw in proc.stdout:
                 line = raw.rstrip("\r\n")
                 lines.append(line)
@@ -147,7 +151,8 @@ class Rp2040jsBackend(EmulatorBackend):
             if proc.poll() is None:
                 _kill_group(proc)
                 proc.wait()
-            stderr_reader.join()
+            if stderr_reader.ident is not None:   # started
+                stderr_reader.join()
             proc.stdout.close()
             proc.stderr.close()
         wall_s = time.monotonic() - started
