@@ -188,3 +188,26 @@ def test_bench_firmware_opt_matches_ref_and_is_faster(tmp_path):
     for e in table:
         if e["kernel"] == "conv3x3_forward":
             assert e["opt"] < e["ref"], e
+
+
+@pytest.mark.parametrize("oc", [2, 5, 6])
+def test_conv_forward_channel_pairs_at_the_packed_bound(oc):
+    """The conv forward packs two output channels' kernel rows into one multiply when each
+    row's three |w| sum to at most 255 (kernels_opt.h "output-channel pairs"): rows at 255
+    and 256, both orders in a pair, an odd channel count, activations of -128 / 127 (the
+    sums closest to the int16 halves' limits)."""
+    rng = np.random.default_rng(oc)
+    rows = np.array([[-128, -127, 0], [-128, -128, 0], [127, 127, 1], [-128, 0, -128],
+                     [85, -85, 85], [0, -128, 127], [0, 0, 0], [-1, 128 - 1, -127]],
+                    dtype=np.int8)
+    for trial in range(6):
+        wt = rows[rng.integers(0, len(rows), (oc, 3, 3))]          # (oc, c=3, ky, kx)
+        x = np.where(rng.random((3, 7, 9)) < 0.5, -128, 127).astype(np.int8)
+        if trial % 2:
+            x[:, :, ::3] = 0
+        bias = rng.integers(-2**20, 2**20, oc).astype(np.int32)
+        opt, ref = both(N.conv_forward, x, wt, bias, 7, bool(trial % 3 == 0))
+        assert np.array_equal(opt, ref)
+        assert np.array_equal(opt, np_conv_forward(x, wt, bias, 7, trial % 3 == 0))
+        acc = R.conv_acc(x, wt, bias)
+        assert np.array_equal(N.niti_conv_acc(x, wt, bias, 0), acc)

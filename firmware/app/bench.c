@@ -11,7 +11,8 @@
  * only); for the update / mask kernels it is the number of elements.
  *
  * Data: activations 0..127 with about half zeros (post-ReLU), weights int8 over the full
- * range with 10% zeros (a 90% mask), errors sparse as after a 2x2 max-pool routing (one
+ * range with 10% zeros (a 90% mask; `-wmodel` rows: the size of a trained model's, `-wedge`:
+ * kernel rows at the conv forward's packed-pair bound), errors sparse as after a 2x2 max-pool routing (one
  * non-zero per window) or dense (no pool), scores int16 over the full range. */
 #include <stdint.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static int8_t ybuf[MAX_Y];
 static int8_t ebuf[MAX_Y];
 static int8_t einbuf[MAX_X];
 static int32_t bias[64];
-static uint32_t accbuf[MAX_HW];
+static uint32_t accbuf[2u * MAX_HW]; /* the conv forward's channel pairs */
 static int16_t gqbuf[MAX_W];
 static int16_t scores[MAX_W];
 static int8_t weff[MAX_W];
@@ -73,6 +74,34 @@ static void fill_w(int8_t *p, uint32_t n)
         uint32_t r = rnd();
         *p++ = ((r >> 16) % 10u) == 0u ? 0 : (int8_t)(r & 0xFFu);
     }
+}
+
+/* Weights of a trained model's size (the tiny CNN's conv layers: mean |w| 17-42, every
+ * kernel row's |w| summing to at most 217): |w| triangular on 0..63, sign random. */
+static void fill_w_model(int8_t *p, uint32_t n)
+{
+    while (n--) {
+        uint32_t r = rnd();
+        int32_t m = (int32_t)(((r & 63u) + ((r >> 6) & 63u)) >> 1);
+        *p++ = (int8_t)((r >> 12) & 1u ? -m : m);
+    }
+}
+
+/* Kernel rows at the packed-pair bound (kernels_opt.h "output-channel pairs"): the three
+ * |w| of a row sum to 255 (fits) or 256 (does not), mixed, with activations of -128 / 127. */
+static void fill_edge(int8_t *w, uint32_t n_rows, int8_t *x, uint32_t n_x)
+{
+    static const int8_t rows[6][3] = {{-128, -127, 0}, {-128, -128, 0}, {127, 127, 1},
+                                      {-128, 0, -128}, {85, -85, 85}, {0, -128, 127}};
+    uint32_t i;
+    for (i = 0; i < n_rows; i++) {
+        const int8_t *r = rows[rnd() % 6u];
+        w[3u * i] = r[0];
+        w[3u * i + 1u] = r[1];
+        w[3u * i + 2u] = r[2];
+    }
+    for (i = 0; i < n_x; i++)
+        x[i] = (rnd() >> 7) & 1u ? -128 : 127;
 }
 
 /* errors of c planes of h x w: pooled -> one non-zero (random position) per 2x2 window */
@@ -128,6 +157,39 @@ static uint32_t conv_macs(const priot_layer_t *L)
 }
 
 static const char *const IMPL[2] = {"ref", "opt"};
+
+/* The conv forward alone (and NITI's conv3x3_acc32) on other weights: kind 1 model-sized,
+ * 2 kernel rows at the packed-pair bound with extreme activations. */
+static void bench_conv_weights(const char *shape, uint32_t c, uint32_t h, uint32_t w,
+                               uint32_t oc, int kind)
+{
+    priot_layer_t L = layer(PRIOT_LAYER_CONV, c, h, w, oc);
+    uint32_t impl, i;
+    uint64_t t0, t1;
+    seed(0x4321u + c * 7u + oc);
+    fill_act(xbuf, L.in_size);
+    if (kind == 1)
+        fill_w_model(wbuf, L.n_edges);
+    else
+        fill_edge(wbuf, L.n_edges / 3u, xbuf, L.in_size);
+    for (i = 0; i < oc; i++)
+        bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
+    for (impl = 0; impl < 2; impl++) {
+        memset(ybuf, 0x55, L.out_size);
+        t0 = board_cycles();
+        (impl ? priot_conv3x3_forward : priot_conv3x3_forward_ref)(&L, xbuf, wbuf, ybuf, accbuf);
+        t1 = board_cycles();
+        report("conv3x3_forward", IMPL[impl], shape, conv_macs(&L), t1 - t0,
+               priot_crc32(0, (const uint8_t *)ybuf, L.out_size));
+    }
+    for (impl = 0; impl < 2; impl++) {
+        t0 = board_cycles();
+        (impl ? priot_conv3x3_acc32 : priot_conv3x3_acc32_ref)(&L, xbuf, wbuf, 1, wide, accbuf);
+        t1 = board_cycles();
+        report("niti_conv3x3_acc32", IMPL[impl], shape, conv_macs(&L), t1 - t0,
+               priot_crc32(0, (const uint8_t *)wide, L.out_size * 4u));
+    }
+}
 
 static void bench_conv(const char *shape, uint32_t c, uint32_t h, uint32_t w, uint32_t oc,
                        int pooled, int first_layer)
@@ -343,7 +405,7 @@ static void bench_niti_conv(const char *shape, uint32_t c, uint32_t h, uint32_t 
     fill_err(ebuf, oc, h, w, 1);
     for (impl = 0; impl < 2; impl++) {
         cyc = TIMED((impl ? priot_conv3x3_acc32 : priot_conv3x3_acc32_ref)(&L, xbuf, wbuf, 1,
-                                                                           wide));
+                                                                           wide, accbuf));
         report("niti_conv3x3_acc32", IMPL[impl], shape, conv_macs(&L), cyc,
                priot_crc32(0, (const uint8_t *)wide, L.out_size * 4u));
         cyc = TIMED(crc = (impl ? priot_max_abs32 : priot_max_abs32_ref)(wide, L.out_size));
@@ -421,6 +483,11 @@ int main(void)
     bench_conv("c8x14x14-o16", 8, 14, 14, 16, 1, 0);
     bench_conv("c16x8x8-o32", 16, 8, 8, 32, 1, 0);
     bench_conv("c3x5x7-o5", 3, 5, 7, 5, 0, 0); /* odd sizes, dense errors */
+    /* the conv forward on weights of a trained model's size, and at the pair bound */
+    bench_conv_weights("c1x28x28-o8-wmodel", 1, 28, 28, 8, 1);
+    bench_conv_weights("c8x14x14-o16-wmodel", 8, 14, 14, 16, 1);
+    bench_conv_weights("c16x8x8-o32-wmodel", 16, 8, 8, 32, 1);
+    bench_conv_weights("c5x6x9-o7-wedge", 5, 6, 9, 7, 2);
     bench_fc("n784-o32", 784, 32, 0);
     bench_fc("n32-o10", 32, 10, 0);
     bench_updates("n1152-r72", 1152, 72);

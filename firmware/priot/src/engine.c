@@ -34,7 +34,8 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
         err_cap = max_u32(err_cap, max_u32(L->out_size, L->in_size));
-        acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? (uint32_t)L->in.h * L->in.w
+        /* conv: two planes, the forward's output-channel pairs */
+        acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? 2u * L->in.h * L->in.w
                                                                : L->in.c);
         grad_cap = max_u32(grad_cap, L->row_edges);
     }

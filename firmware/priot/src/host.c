@@ -543,10 +543,10 @@ void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint3
 
 void priot_host_niti_conv_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c, int32_t d,
                               const int8_t *x, const int8_t *wt, const int32_t *bias,
-                              uint32_t *acc)
+                              uint32_t *acc, uint32_t *pair)
 {
     priot_layer_t L = priot_host_layer(PRIOT_LAYER_CONV, in_c, h, w, out_c, 0, 0, 0, 0, wt, bias);
-    KERNEL(priot_conv3x3_acc32)(&L, x, wt, d, acc);
+    KERNEL(priot_conv3x3_acc32)(&L, x, wt, d, acc, pair);
 }
 
 void priot_host_niti_fc_acc(uint32_t in_n, uint32_t out_n, int32_t d, const int8_t *x,

@@ -139,9 +139,23 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
     const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
     const uint32_t shift = L->out_shift;
     const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
+    const uint32_t OC = L->out.c;
     uint32_t o, i, p;
-    int32_t k[9];
-    for (o = 0; o < L->out.c; o++) {
+    int32_t k[9], kb[9];
+    /* output channels in pairs (kernels_opt.h "output-channel pairs"), acc interleaved */
+    for (o = 0; o + 1u < OC; o += 2u, w += 18u * C, y += 2u * HW) {
+        const priot_acc_t b0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
+        const priot_acc_t b1 = L->bias ? (priot_acc_t)L->bias[o + 1u] : 0u;
+        for (p = 0; p < HW; p++) {
+            acc[2u * p] = b0;
+            acc[2u * p + 1u] = b1;
+        }
+        for (i = 0; i < C; i++)
+            if (load_taps(k, w + 9u * i, 0) | load_taps(kb, w + 9u * (C + i), 0))
+                plane9_pair_add(acc, x + i * HW, k, kb, H, W);
+        requant_pair(acc, y, y + HW, HW, shift, relu);
+    }
+    if (o < OC) {   /* the last channel of an odd count */
         const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;
         for (p = 0; p < HW; p++)
             acc[p] = b;
@@ -149,7 +163,6 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
             if (load_taps(k, w, 0))
                 plane9_add(acc, x + i * HW, k, H, W);
         requant_plane(acc, y, HW, shift, relu);
-        y += HW;
     }
 }
 

@@ -14,12 +14,14 @@
  * three weights are pruned): the three weights stay in registers, the inputs roll through
  * registers (one load per output), only the first and last columns need shorter sums. */
 
-/* a[x] += r[x - 1] k0 + r[x] k1 + r[x + 1] k2 for x in [0, W) (r[-1] = r[W] = 0): one
- * kernel row. The three inputs roll through registers (one new load per output), the
- * loop is unrolled by three so that the roll needs no register moves. */
-static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const int8_t *r,
-                                                           int32_t k0, int32_t k1, int32_t k2,
-                                                           uint32_t W)
+/* a[g x] += r[x - 1] k0 + r[x] k1 + r[x + 1] k2 for x in [0, W) (r[-1] = r[W] = 0): one
+ * kernel row; g = 1, or 2 for one channel of an interleaved pair. The three inputs roll
+ * through registers (one new load per output), the loop is unrolled by three so that the
+ * roll needs no register moves. */
+static inline __attribute__((always_inline)) void row3_add_gap(priot_acc_t *a, uint32_t g,
+                                                               const int8_t *r, int32_t k0,
+                                                               int32_t k1, int32_t k2,
+                                                               uint32_t W)
 {
     int32_t p, c, n;
     priot_acc_t *end;
@@ -30,26 +32,34 @@ static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const
     c = r[0];
     n = r[1];
     a[0] += (uint32_t)(c * k1 + n * k2);
-    a++;
+    a += g;
     r += 2;
-    end = a + (W - 2u);
-    while (end - a >= 3) {
+    end = a + g * (W - 2u);
+    while ((uint32_t)(end - a) >= 3u * g) {
         p = r[0];
         a[0] += (uint32_t)(c * k0 + n * k1 + p * k2);
         c = r[1];
-        a[1] += (uint32_t)(n * k0 + p * k1 + c * k2);
+        a[g] += (uint32_t)(n * k0 + p * k1 + c * k2);
         n = r[2];
-        a[2] += (uint32_t)(p * k0 + c * k1 + n * k2);
-        a += 3;
+        a[2u * g] += (uint32_t)(p * k0 + c * k1 + n * k2);
+        a += 3u * g;
         r += 3;
     }
     while (a != end) {
         p = *r++;
-        *a++ += (uint32_t)(c * k0 + n * k1 + p * k2);
+        *a += (uint32_t)(c * k0 + n * k1 + p * k2);
+        a += g;
         c = n;
         n = p;
     }
     a[0] += (uint32_t)(c * k0 + n * k1);
+}
+
+static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const int8_t *r,
+                                                           int32_t k0, int32_t k1, int32_t k2,
+                                                           uint32_t W)
+{
+    row3_add_gap(a, 1u, r, k0, k1, k2, W);
 }
 
 #if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
@@ -57,6 +67,9 @@ static inline __attribute__((always_inline)) void row3_add(priot_acc_t *a, const
  * all state in registers, 15 cycles per interior output. rows >= 1, W >= 2. */
 void priot_plane3_rows_m0(priot_acc_t *a, const int8_t *r, const int32_t *k, uint32_t rows,
                           uint32_t W);
+/* the same for one channel of an interleaved pair: a[2 x], a advancing by 2 W per row */
+void priot_plane3_rows_gap_m0(priot_acc_t *a, const int8_t *r, const int32_t *k,
+                              uint32_t rows, uint32_t W);
 #endif
 
 /* a[r] += sum_j x[j] w[r N + j] for the four weight rows r = 0..3 (N >= 1): one input load
@@ -86,9 +99,12 @@ static PRIOT_HOT void fc_dot4(const int8_t *x, const int8_t *w, uint32_t N, prio
 }
 #endif
 
-/* One kernel row (ky) over the whole plane: acc row y += source row y + ky - 1. */
-static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
-                                 int32_t dy, uint32_t H, uint32_t W)
+/* One kernel row (ky) over the whole plane: acc row y += source row y + ky - 1; g as in
+ * row3_add_gap (a constant in each of the two functions below). */
+static inline __attribute__((always_inline)) void plane3_add_gap(priot_acc_t *acc, uint32_t g,
+                                                                 const int8_t *src,
+                                                                 const int32_t *k, int32_t dy,
+                                                                 uint32_t H, uint32_t W)
 {
     const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
     uint32_t y = dy < 0 ? 1u : 0u;
@@ -96,13 +112,28 @@ static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int3
 #if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
     if (W >= 2u) {
         if (y < y1)
-            priot_plane3_rows_m0(acc + y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k,
-                                 y1 - y, W);
+            (g == 1u ? priot_plane3_rows_m0 : priot_plane3_rows_gap_m0)(
+                acc + g * y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k, y1 - y, W);
         return;
     }
 #endif
     for (; y < y1; y++)
-        row3_add(acc + y * W, src + (int32_t)(y * W) + dy * (int32_t)W, k0, k1, k2, W);
+        row3_add_gap(acc + g * y * W, g, src + (int32_t)(y * W) + dy * (int32_t)W, k0, k1, k2,
+                     W);
+}
+
+static PRIOT_HOT void plane3_add(priot_acc_t *acc, const int8_t *src, const int32_t *k,
+                                 int32_t dy, uint32_t H, uint32_t W)
+{
+    plane3_add_gap(acc, 1u, src, k, dy, H, W);
+}
+
+/* plane3_add for one channel of an interleaved pair (acc2 or acc2 + 1). */
+static PRIOT_HOT void plane3_add_pair_channel(priot_acc_t *acc, const int8_t *src,
+                                              const int32_t *k, int32_t dy, uint32_t H,
+                                              uint32_t W)
+{
+    plane3_add_gap(acc, 2u, src, k, dy, H, W);
 }
 
 static void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k, uint32_t H,
@@ -114,6 +145,128 @@ static void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k, ui
             plane3_add(acc, src, k, dy, H, W);
 }
 
+/* ------------------------------------------------------------------ output-channel pairs
+ * The conv forward runs two output channels per pass over a kernel row: the row's weights
+ * of both channels are packed into one word per tap, K = w0 + 65536 w1, so one MULS gives
+ * both products and the row's sum P = sum K x = S0 + 65536 S1 carries both channels' sums.
+ * S0 = sxth(P) and S1 = (P - S0) >> 16 are exact while -32768 <= S0, S1 <= 32767, which
+ * holds when each channel's three |w| sum to at most 255 (|x| <= 128: |S| <= 32640);
+ * pair_row_fits checks it; other kernel rows take one pass per channel
+ * (plane3_add_pair_channel).
+ * acc2 interleaves the two channels: acc2[2p] channel o, acc2[2p + 1] channel o + 1.
+ * The sums are the same as one channel at a time, only regrouped: exact. */
+static inline int32_t pair_pack(int32_t w0, int32_t w1)
+{
+    return (int32_t)((uint32_t)w1 << 16) + w0;
+}
+
+static inline uint32_t abs3(const int32_t *k)
+{
+    const int32_t a = k[0] < 0 ? -k[0] : k[0], b = k[1] < 0 ? -k[1] : k[1],
+                  c = k[2] < 0 ? -k[2] : k[2];
+    return (uint32_t)(a + b + c);
+}
+
+static inline uint32_t pair_row_fits(const int32_t *ka, const int32_t *kb)
+{
+    return abs3(ka) <= 255u && abs3(kb) <= 255u;
+}
+
+/* a[0] += S0, a[1] += S1 of a packed row sum P. */
+static inline __attribute__((always_inline)) void pair_add(priot_acc_t *a, int32_t P)
+{
+    const int32_t s0 = (int16_t)P;
+    a[0] += (uint32_t)s0;
+    a[1] += (uint32_t)((P - s0) >> 16);
+}
+
+/* row3_add for a channel pair: a (interleaved, 2 W words) += the packed row sums. */
+static inline __attribute__((always_inline)) void row3_pair_add(priot_acc_t *a, const int8_t *r,
+                                                                int32_t k0, int32_t k1,
+                                                                int32_t k2, uint32_t W)
+{
+    int32_t c, n, p;
+    uint32_t x;
+    if (W == 1u) {
+        pair_add(a, r[0] * k1);
+        return;
+    }
+    c = r[0];
+    n = r[1];
+    pair_add(a, c * k1 + n * k2);
+    for (x = 1; x + 1u < W; x++) {
+        p = r[x + 1u];
+        pair_add(a + 2u * x, c * k0 + n * k1 + p * k2);
+        c = n;
+        n = p;
+    }
+    pair_add(a + 2u * (W - 1u), c * k0 + n * k1);
+}
+
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+/* plane3_pair_m0.S: row3_pair_add over `rows` consecutive rows (a advances by 2 W words,
+ * r by W per row), 23 cycles per interior output pair. rows >= 1, W >= 2. */
+void priot_plane3_pair_rows_m0(priot_acc_t *a, const int8_t *r, const int32_t *k,
+                               uint32_t rows, uint32_t W);
+#endif
+
+/* plane3_add for a channel pair: kernel row dy + 1 with packed weights K[0..2]. */
+static PRIOT_HOT void plane3_pair_add(priot_acc_t *acc2, const int8_t *src, const int32_t *K,
+                                      int32_t dy, uint32_t H, uint32_t W)
+{
+    uint32_t y = dy < 0 ? 1u : 0u;
+    const uint32_t y1 = dy > 0 ? H - 1u : H;
+    if (y >= y1)
+        return;
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+    if (W >= 2u) {
+        priot_plane3_pair_rows_m0(acc2 + 2u * y * W, src + (int32_t)(y * W) + dy * (int32_t)W,
+                                  K, y1 - y, W);
+        return;
+    }
+#endif
+    for (; y < y1; y++)
+        row3_pair_add(acc2 + 2u * y * W, src + (int32_t)(y * W) + dy * (int32_t)W, K[0], K[1],
+                      K[2], W);
+}
+
+/* acc2 += the 3x3 correlation of src with the taps ka (channel o) and kb (channel o + 1):
+ * per kernel row one packed pass when it fits, else one pass per channel. */
+static inline void plane9_pair_add(priot_acc_t *acc2, const int8_t *src, const int32_t *ka,
+                            const int32_t *kb, uint32_t H, uint32_t W)
+{
+    int32_t dy, K[3];
+    uint32_t t;
+    for (dy = -1; dy <= 1; dy++, ka += 3, kb += 3) {
+        if (!(ka[0] | ka[1] | ka[2] | kb[0] | kb[1] | kb[2]))
+            continue;
+        if (pair_row_fits(ka, kb)) {
+            for (t = 0; t < 3u; t++)
+                K[t] = pair_pack(ka[t], kb[t]);
+            plane3_pair_add(acc2, src, K, dy, H, W);
+            continue;
+        }
+        if (ka[0] | ka[1] | ka[2])
+            plane3_add_pair_channel(acc2, src, ka, dy, H, W);
+        if (kb[0] | kb[1] | kb[2])
+            plane3_add_pair_channel(acc2 + 1, src, kb, dy, H, W);
+    }
+}
+
+/* One requantised element: round_shift without the s == 0 branch (s1, bit), saturation by
+ * one unsigned compare, then the ReLU floor lo. */
+static inline __attribute__((always_inline)) int8_t requant_one(int32_t v, uint32_t shift,
+                                                                uint32_t s1, int32_t bit,
+                                                                int32_t lo)
+{
+    int32_t r = (v >> shift) + ((v >> s1) & bit);
+    if ((uint32_t)(r + 128) > 255u)
+        r = r < 0 ? -128 : 127;
+    if (r < lo)
+        r = lo;
+    return (int8_t)r;
+}
+
 /* y[p] = requant(acc[p]) for n accumulators: round_shift without the s == 0 branch per
  * element, saturation by one unsigned compare (docs/SEMANTICS.md "Layers", "Backward"). */
 static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t n,
@@ -122,7 +275,7 @@ static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t 
     const int32_t lo = relu ? 0 : -128;
     const uint32_t s1 = shift ? shift - 1u : 0u;
     const int32_t bit = shift ? 1 : 0; /* shift 0: r = (v >> 0) + 0 */
-    while (n--) {
+    while (n--) {   /* requant_one's body, kept spelled out: GCC's code for it is faster */
         const int32_t v = (int32_t)*acc++;
         int32_t r = (v >> shift) + ((v >> s1) & bit);
         if ((uint32_t)(r + 128) > 255u)
@@ -130,6 +283,20 @@ static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t 
         if (r < lo)
             r = lo;
         *y++ = (int8_t)r;
+    }
+}
+
+/* requant_plane of a channel pair's interleaved accumulators into y0 and y1. */
+static inline PRIOT_HOT void requant_pair(const priot_acc_t *acc2, int8_t *y0, int8_t *y1, uint32_t n,
+                                   uint32_t shift, int relu)
+{
+    const int32_t lo = relu ? 0 : -128;
+    const uint32_t s1 = shift ? shift - 1u : 0u;
+    const int32_t bit = shift ? 1 : 0;
+    while (n--) {
+        *y0++ = requant_one((int32_t)acc2[0], shift, s1, bit, lo);
+        *y1++ = requant_one((int32_t)acc2[1], shift, s1, bit, lo);
+        acc2 += 2;
     }
 }
 

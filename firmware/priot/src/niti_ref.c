@@ -32,8 +32,10 @@ static PRIOT_HOT void tap_mac(priot_acc_t *acc, const int8_t *src, int32_t wv, i
 }
 
 PRIOT_HOT void priot_conv3x3_acc32_ref(const priot_layer_t *L, const int8_t *x,
-                                       const int8_t *w, int32_t d, priot_acc_t *acc)
+                                       const int8_t *w, int32_t d, priot_acc_t *acc,
+                                       priot_acc_t *pair)
 {
+    (void)pair;   /* the optimised kernel's scratch */
     const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W;
     uint32_t o, i, p;
     int32_t dy, dx;

@@ -7,6 +7,9 @@
  * For each of `rows` consecutive rows (a and r both advance by W per row):
  *   a[x] += r[x - 1] k[0] + r[x] k[1] + r[x + 1] k[2], x in [0, W), r[-1] = r[W] = 0,
  * summed modulo 2^32 exactly like row3_add. Preconditions: rows >= 1, W >= 2.
+ * priot_plane3_rows_gap_m0 is the same for one channel of an interleaved pair
+ * (kernels_opt.h "output-channel pairs"): a[2x] instead of a[x], a advancing by 2 W words
+ * per row; one ADDS more per output.
  *
  * Registers: r0 acc pointer (advanced by STM), r1 end of the source row (inputs loaded
  * with a negative index r2 counting up to 0), r3 k0, r4-r6 the three rolling inputs (the
@@ -20,12 +23,22 @@
     .thumb
 #include "m0_macros.inc"
 
-    .section .text.priot_plane3_rows_m0, "ax", %progbits
+/* after an accumulator's STM: skip the other channel's word when \gap is 1 */
+    .macro acc_gap gap
+    .if \gap
+    adds r0, #4
+    .endif
+    .endm
+
+/* The function \name; gap 1: the accumulators are every other word (a channel of an
+ * interleaved pair, kernels_opt.h): one ADDS r0, #4 after each STM. */
+    .macro plane3_rows name, gap
+    .section .text.\name, "ax", %progbits
     .align 2
-    .global priot_plane3_rows_m0
-    .type priot_plane3_rows_m0, %function
+    .global \name
+    .type \name, %function
     .thumb_func
-priot_plane3_rows_m0:
+\name:
     m0_save_r4_r11
     ldr r4, [sp, #36]          /* W (5th argument) */
     mov r10, r4
@@ -46,7 +59,7 @@ priot_plane3_rows_m0:
     rsbs r4, r4, #0            /* -m */
     mov lr, r4
 
-.Lrow:
+.Lrow\@:
     ldrb r4, [r1, #0]          /* c = r[0] */
     sxtb r4, r4
     ldrb r5, [r1, #1]          /* n = r[1] */
@@ -61,10 +74,11 @@ priot_plane3_rows_m0:
     ldr r6, [r0]
     adds r7, r6
     stm r0!, {r7}
+    acc_gap \gap
     mov r2, lr                 /* i = -m: next input r[W + i] */
     cmp r2, r12
-    beq .Lgroups
-.Lsingle:                      /* c r4, n r5, p r6 */
+    beq .Lgroups\@
+.Lsingle\@:                      /* c r4, n r5, p r6 */
     ldrsb r6, [r1, r2]
     adds r2, #1
     muls r4, r3
@@ -77,14 +91,15 @@ priot_plane3_rows_m0:
     ldr r7, [r0]
     adds r4, r7
     stm r0!, {r4}
+    acc_gap \gap
     mov r4, r5
     mov r5, r6
     cmp r2, r12
-    bne .Lsingle
-.Lgroups:
+    bne .Lsingle\@
+.Lgroups\@:
     cmp r2, #0
-    beq .Llast
-.Lgroup:
+    beq .Llast\@
+.Lgroup\@:
     /* output 0: c r4, n r5, p r6 (loaded) */
     ldrsb r6, [r1, r2]
     adds r2, #1
@@ -98,6 +113,7 @@ priot_plane3_rows_m0:
     ldr r7, [r0]
     adds r4, r7
     stm r0!, {r4}
+    acc_gap \gap
     /* output 1: c r5, n r6, p r4 (loaded) */
     ldrsb r4, [r1, r2]
     adds r2, #1
@@ -111,6 +127,7 @@ priot_plane3_rows_m0:
     ldr r7, [r0]
     adds r5, r7
     stm r0!, {r5}
+    acc_gap \gap
     /* output 2: c r6, n r4, p r5 (loaded); back to c r4, n r5 */
     ldrsb r5, [r1, r2]
     muls r6, r3
@@ -123,9 +140,10 @@ priot_plane3_rows_m0:
     ldr r7, [r0]
     adds r6, r7
     stm r0!, {r6}
+    acc_gap \gap
     adds r2, #1
-    bne .Lgroup
-.Llast:
+    bne .Lgroup\@
+.Llast\@:
     /* a[W - 1] += c k0 + n k1 */
     muls r4, r3
     mov r7, r8
@@ -134,10 +152,15 @@ priot_plane3_rows_m0:
     ldr r7, [r0]
     adds r4, r7
     stm r0!, {r4}              /* r0 = next row's accumulators */
+    acc_gap \gap
     mov r7, r11
     subs r7, #1
     mov r11, r7
-    bne .Lrow
+    bne .Lrow\@
 
     m0_restore_r4_r11_return
-    .size priot_plane3_rows_m0, . - priot_plane3_rows_m0
+    .size \name, . - \name
+    .endm
+
+    plane3_rows priot_plane3_rows_m0, 0
+    plane3_rows priot_plane3_rows_gap_m0, 1

@@ -120,7 +120,7 @@ _SIGNATURES = {
     "priot_host_score_grad_range": (None, [_U32] * 8 + [_P, _P, _P]),
     "priot_host_score_update": (None, [_P, _P, _P, _U32, _U32]),
     "priot_host_weight_update": (None, [_P, _P, _U32, _U32, _U32]),
-    "priot_host_niti_conv_acc": (None, [_U32] * 4 + [_I32, _P, _P, _P, _P]),
+    "priot_host_niti_conv_acc": (None, [_U32] * 4 + [_I32, _P, _P, _P, _P, _P]),
     "priot_host_niti_fc_acc": (None, [_U32, _U32, _I32, _P, _P, _P, _P]),
     "priot_host_niti_conv_error_acc": (None, [_U32] * 4 + [_P, _P, _P]),
     "priot_host_niti_fc_error_acc": (None, [_U32, _U32, _P, _P, _P]),
@@ -477,7 +477,7 @@ def conv_forward(x, w, bias, out_shift: int, relu: bool) -> np.ndarray:
     assert w.shape == (oc, c, 3, 3)
     b = None if bias is None else _buf(bias, np.int32)
     y = np.zeros((oc, h, wd), dtype=np.int8)
-    acc = np.zeros(h * wd, dtype=np.uint32)
+    acc = np.zeros(2 * h * wd, dtype=np.uint32)   # two planes: the output-channel pairs
     load().priot_host_conv_forward(c, h, wd, oc, out_shift, int(relu), _ptr(x), _ptr(w), _ptr(b),
                                    _ptr(y), _ptr(acc))
     return y
@@ -606,7 +606,9 @@ def niti_conv_acc(x, w, bias, d: int) -> np.ndarray:
     assert w.shape == (oc, c, 3, 3)
     b = None if bias is None else _buf(bias, np.int32)
     acc = np.zeros((oc, h, wd), dtype=np.uint32)
-    load().priot_host_niti_conv_acc(c, h, wd, oc, d, _ptr(x), _ptr(w), _ptr(b), _ptr(acc))
+    pair = np.zeros(2 * h * wd, dtype=np.uint32)   # the kernel's output-channel pairs
+    load().priot_host_niti_conv_acc(c, h, wd, oc, d, _ptr(x), _ptr(w), _ptr(b), _ptr(acc),
+                                    _ptr(pair))
     return acc.view(np.int32)
 
 

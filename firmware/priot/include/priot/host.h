@@ -142,7 +142,7 @@ void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint3
  * priot_host_niti_grad: all out_c channels (type 1 conv, 2 fc), one call per channel. */
 void priot_host_niti_conv_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c, int32_t d,
                               const int8_t *x, const int8_t *wt, const int32_t *bias,
-                              uint32_t *acc);
+                              uint32_t *acc, uint32_t *pair);
 void priot_host_niti_fc_acc(uint32_t in_n, uint32_t out_n, int32_t d, const int8_t *x,
                             const int8_t *wt, const int32_t *bias, uint32_t *acc);
 void priot_host_niti_conv_error_acc(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,

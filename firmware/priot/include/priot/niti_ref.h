@@ -10,7 +10,7 @@
 #include "priot/types.h"
 
 void priot_conv3x3_acc32_ref(const priot_layer_t *L, const int8_t *x, const int8_t *w,
-                             int32_t d, priot_acc_t *acc);
+                             int32_t d, priot_acc_t *acc, priot_acc_t *pair);
 void priot_fc_acc32_ref(const priot_layer_t *L, const int8_t *x, const int8_t *w, int32_t d,
                         priot_acc_t *acc);
 void priot_conv3x3_error_acc32_ref(const priot_layer_t *L, const int8_t *e_out,
