@@ -29,14 +29,16 @@ static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 static void layout(priot_session_t *s, const priot_model_t *m, const priot_config_t *cfg,
                    const priot_method_ops_t *method, priot_bump_t *b)
 {
-    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0;
+    uint32_t l, err_cap = 0, acc_cap = 0, grad_cap = 0, pair_cap = 0, tail;
+    uint8_t *region;
     method->layout(s, m, cfg, b);
     for (l = 0; l < m->n_layers; l++) {
         const priot_layer_t *L = &m->layers[l];
         err_cap = max_u32(err_cap, max_u32(L->out_size, L->in_size));
-        /* conv: two planes, the forward's output-channel pairs */
-        acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? 2u * L->in.h * L->in.w
+        acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? (uint32_t)L->in.h * L->in.w
                                                                : L->in.c);
+        if (L->type == PRIOT_LAYER_CONV)
+            pair_cap = max_u32(pair_cap, 2u * L->in.h * L->in.w);
         grad_cap = max_u32(grad_cap, L->row_edges);
     }
     s->x[0] = (int8_t *)priot_bump(b, m->layers[0].in_size);
@@ -47,8 +49,14 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
                                                    : s->y[l];
     }
     s->err[0] = (int8_t *)priot_bump(b, err_cap);
-    s->err[1] = (int8_t *)priot_bump(b, err_cap);
-    s->acc = (priot_acc_t *)priot_bump(b, priot_bytes(acc_cap, 4u));
+    /* err[1], then acc; the conv forward's two-plane scratch overlays both (the errors
+     * are dead during a forward pass), so it costs memory only where err[1] + acc are
+     * smaller than two planes (fewer than 4 output channels) */
+    tail = ((err_cap + 3u) & ~3u) + priot_bytes(acc_cap, 4u);
+    region = (uint8_t *)priot_bump(b, max_u32(tail, priot_bytes(pair_cap, 4u)));
+    s->err[1] = (int8_t *)region;
+    s->acc = region ? (priot_acc_t *)(region + ((err_cap + 3u) & ~3u)) : (priot_acc_t *)0;
+    s->acc_pair = (priot_acc_t *)region;
     s->grad = (int16_t *)priot_bump(b, priot_bytes(grad_cap, 2u));
     s->err_cap = err_cap;
     s->acc_cap = acc_cap;

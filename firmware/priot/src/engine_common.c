@@ -44,7 +44,7 @@ void priot_forward_static(priot_session_t *s, const uint8_t *image, int use_mask
         const priot_layer_t *L = &m->layers[l];
         const int8_t *w = use_mask ? s->ops->layer_weights(s, l) : L->w;
         if (L->type == PRIOT_LAYER_CONV)
-            priot_conv3x3_forward(L, s->x[l], w, s->y[l], s->acc);
+            priot_conv3x3_forward(L, s->x[l], w, s->y[l], s->acc_pair);
         else
             priot_fc_forward(L, s->x[l], w, s->y[l]);
         if (L->flags & PRIOT_FLAG_POOL)

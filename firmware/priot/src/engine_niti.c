@@ -40,7 +40,7 @@ static void forward_dynamic(priot_session_t *s, const uint8_t *image, uint64_t *
         const priot_layer_t *L = &m->layers[l];
         uint32_t shift;
         if (L->type == PRIOT_LAYER_CONV)
-            priot_conv3x3_acc32(L, s->x[l], s->w_eff[l], s->x_exp[l], s->wide, s->acc);
+            priot_conv3x3_acc32(L, s->x[l], s->w_eff[l], s->x_exp[l], s->wide, s->acc_pair);
         else
             priot_fc_acc32(L, s->x[l], s->w_eff[l], s->x_exp[l], s->wide);
         if (mark)
