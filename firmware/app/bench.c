@@ -158,6 +158,21 @@ static uint32_t conv_macs(const priot_layer_t *L)
 
 static const char *const IMPL[2] = {"ref", "opt"};
 
+/* The conv forward, reference then optimised, on xbuf / wbuf / bias. */
+static void bench_conv_forward(const char *shape, const priot_layer_t *L)
+{
+    uint32_t impl;
+    uint64_t t0, t1;
+    for (impl = 0; impl < 2; impl++) {
+        memset(ybuf, 0x55, L->out_size);
+        t0 = board_cycles();
+        (impl ? priot_conv3x3_forward : priot_conv3x3_forward_ref)(L, xbuf, wbuf, ybuf, accbuf);
+        t1 = board_cycles();
+        report("conv3x3_forward", IMPL[impl], shape, conv_macs(L), t1 - t0,
+               priot_crc32(0, (const uint8_t *)ybuf, L->out_size));
+    }
+}
+
 /* The conv forward alone (and NITI's conv3x3_acc32) on other weights: kind 1 model-sized,
  * 2 kernel rows at the packed-pair bound with extreme activations. */
 static void bench_conv_weights(const char *shape, uint32_t c, uint32_t h, uint32_t w,
@@ -174,14 +189,7 @@ static void bench_conv_weights(const char *shape, uint32_t c, uint32_t h, uint32
         fill_edge(wbuf, L.n_edges / 3u, xbuf, L.in_size);
     for (i = 0; i < oc; i++)
         bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
-    for (impl = 0; impl < 2; impl++) {
-        memset(ybuf, 0x55, L.out_size);
-        t0 = board_cycles();
-        (impl ? priot_conv3x3_forward : priot_conv3x3_forward_ref)(&L, xbuf, wbuf, ybuf, accbuf);
-        t1 = board_cycles();
-        report("conv3x3_forward", IMPL[impl], shape, conv_macs(&L), t1 - t0,
-               priot_crc32(0, (const uint8_t *)ybuf, L.out_size));
-    }
+    bench_conv_forward(shape, &L);
     for (impl = 0; impl < 2; impl++) {
         t0 = board_cycles();
         (impl ? priot_conv3x3_acc32 : priot_conv3x3_acc32_ref)(&L, xbuf, wbuf, 1, wide, accbuf);
@@ -204,14 +212,7 @@ static void bench_conv(const char *shape, uint32_t c, uint32_t h, uint32_t w, ui
     for (i = 0; i < oc; i++)
         bias[i] = (int32_t)(rnd() & 0x3FFFu) - 0x2000;
     fill_err(ebuf, oc, h, w, pooled);
-    for (impl = 0; impl < 2; impl++) {
-        memset(ybuf, 0x55, L.out_size);
-        t0 = board_cycles();
-        (impl ? priot_conv3x3_forward : priot_conv3x3_forward_ref)(&L, xbuf, wbuf, ybuf, accbuf);
-        t1 = board_cycles();
-        report("conv3x3_forward", IMPL[impl], shape, conv_macs(&L), t1 - t0,
-               priot_crc32(0, (const uint8_t *)ybuf, L.out_size));
-    }
+    bench_conv_forward(shape, &L);
     if (!first_layer)
         for (impl = 0; impl < 2; impl++) {
             memset(einbuf, 0x55, L.in_size);

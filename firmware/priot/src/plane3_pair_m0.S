@@ -68,16 +68,7 @@ priot_plane3_pair_rows_m0:
     mov r9, r3                 /* K1 */
     ldr r3, [r2, #8]
     mov r10, r3                /* K2 */
-    subs r4, #2                /* m = W - 2 interior outputs */
-    movs r5, r4
-1:  cmp r5, #3                 /* r5 = m mod 3 */
-    blo 2f
-    subs r5, #3
-    b 1b
-2:  subs r5, r5, r4            /* rem - m = -(3 * groups) */
-    mov r12, r5
-    rsbs r4, r4, #0            /* -m */
-    mov lr, r4
+    m0_row_bounds
 
 .Lrow:
     ldrb r4, [r1, #0]          /* c = r[0] */
