@@ -190,6 +190,51 @@ def test_bench_firmware_opt_matches_ref_and_is_faster(tmp_path):
             assert e["opt"] < e["ref"], e
 
 
+def _rows_with_sums(rng, sums, sign):
+    """Kernel rows (n, 3) int8 of one sign whose |w| sum to the given values."""
+    out = np.zeros((len(sums), 3), dtype=np.int64)
+    for r, s in enumerate(sums):
+        left = int(s)
+        for t in rng.permutation(3):
+            out[r, t] = min(left, 127)
+            left -= out[r, t]
+        assert left == 0
+    return (sign * out).astype(np.int8)
+
+
+@pytest.mark.parametrize("nonneg", [False, True])
+def test_conv_forward_deferred_split_at_the_group_bound(nonneg):
+    """The packed rows of a channel pair share one plane (kernels_opt.h "deferred split")
+    while each channel's weights over the group stay within the bound: |w| sum <= 255 for
+    any input, positive and negative sums <= 258 each when every input is >= 0. Row sums
+    are drawn so that greedy groups land on the bound and one past it, with the inputs that
+    bring a group's sums to the int16 limits (127 * 258 = 32766, 128 * 255 = 32640: one
+    more wraps a half); the int32 accumulators of NITI's conv_acc show any wrap that a
+    requantised output would saturate away. Bounds of 256 / 259 make it fail."""
+    rng = np.random.default_rng(258 if nonneg else 255)
+    c, h, w = 6, 4, 5
+    sums = [0, 1, 2, 42, 43, 85, 86, 87, 127, 128, 129, 170, 172, 255, 256, 258, 259]
+    for trial in range(40):
+        oc = 4 + trial % 2
+        wt = np.zeros((oc, c, 3, 3), dtype=np.int8)
+        for o in range(oc):
+            sign = rng.choice([-1, 1]) if nonneg else -1
+            wt[o] = _rows_with_sums(rng, rng.choice(sums, c * 3), sign).reshape(c, 3, 3)
+        if nonneg:
+            x = np.full((c, h, w), 127, dtype=np.int8)
+            if trial % 3 == 2:
+                x[:, ::2, ::3] = 0
+        else:
+            x = np.full((c, h, w), -128, dtype=np.int8)   # with w <= 0: S = +128 sum |w|
+        bias = rng.integers(-2**10, 2**10, oc).astype(np.int32)
+        acc = R.conv_acc(x, wt, bias)
+        assert np.array_equal(N.niti_conv_acc(x, wt, bias, 0), acc), trial
+        for shift, relu in ((13, False), (7, True)):
+            opt, ref = both(N.conv_forward, x, wt, bias, shift, relu)
+            assert np.array_equal(opt, ref), trial
+            assert np.array_equal(opt, np_conv_forward(x, wt, bias, shift, relu)), trial
+
+
 @pytest.mark.parametrize("oc", [2, 5, 6])
 def test_conv_forward_channel_pairs_at_the_packed_bound(oc):
     """The conv forward packs two output channels' kernel rows into one multiply when each

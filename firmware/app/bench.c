@@ -38,7 +38,7 @@ static int8_t ybuf[MAX_Y];
 static int8_t ebuf[MAX_Y];
 static int8_t einbuf[MAX_X];
 static int32_t bias[64];
-static uint32_t accbuf[2u * MAX_HW]; /* the conv forward's channel pairs */
+static uint32_t accbuf[PRIOT_CONV_SCRATCH_PLANES * MAX_HW]; /* the conv forward's scratch */
 static int16_t gqbuf[MAX_W];
 static int16_t scores[MAX_W];
 static int8_t weff[MAX_W];
@@ -392,6 +392,65 @@ static void bench_subset(const char *shape, uint32_t n)
  * search and the requantisation over them, the weight update of one layer. */
 #define TIMED(call) (t0 = board_cycles(), (call), t1 = board_cycles(), t1 - t0)
 
+/* The requantisation at its edges (requant_m0.S against the C), every shift 0..31 with
+ * and without the ReLU: the plane form through NITI's requant32 on accumulators
+ * k 2^s + d around the int8 limits and the rounding point (and INT32_MIN / MAX); the
+ * channel-pair form through a conv forward of one input channel whose centre tap is 1
+ * (acc = bias + x, x in -8..7, biases k 2^s and k 2^s + 2^(s-1)). One CRC per form over all
+ * outputs; cycles summed. */
+static void bench_requant_edges(void)
+{
+    static const int32_t ks[] = {-200, -129, -128, -127, -1, 0, 1, 126, 127, 128, 200};
+    const uint32_t nk = (uint32_t)(sizeof ks / sizeof ks[0]);
+    uint32_t impl, sh, relu, n, i, crc;
+    uint64_t t0, t1, cyc;
+    int8_t w9[18] = {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    for (impl = 0; impl < 2; impl++) {   /* plane */
+        crc = 0;
+        cyc = 0;
+        for (sh = 0; sh < 32u; sh++)
+            for (relu = 0; relu < 2u; relu++) {
+                const uint32_t half = sh ? 1u << (sh - 1u) : 0u;
+                n = 0;
+                wide[n++] = 0x80000000u;
+                wide[n++] = 0x7FFFFFFFu;
+                for (i = 0; i < nk; i++) {
+                    const uint32_t base = (uint32_t)ks[i] << sh;
+                    wide[n++] = base - 1u;
+                    wide[n++] = base;
+                    wide[n++] = base + 1u;
+                    wide[n++] = base + half - 1u;
+                    wide[n++] = base + half;
+                    wide[n++] = base - half;
+                }
+                cyc += TIMED((impl ? priot_requant32 : priot_requant32_ref)(wide, n, sh, (int)relu,
+                                                                         ybuf));
+                crc = priot_crc32(crc, (const uint8_t *)ybuf, n);
+            }
+        report("requant_edges", IMPL[impl], "plane", 32u * 2u * n, cyc, crc);
+    }
+    for (i = 0; i < 16u; i++)
+        xbuf[i] = (int8_t)((int32_t)i - 8);
+    for (impl = 0; impl < 2; impl++) {   /* channel pair */
+        crc = 0;
+        cyc = 0;
+        for (sh = 0; sh < 32u; sh++)
+            for (relu = 0; relu < 2u; relu++)
+                for (i = 0; i < nk; i++) {
+                    int32_t b2[2];
+                    priot_layer_t L;
+                    b2[0] = (int32_t)((uint32_t)ks[i] << sh);
+                    b2[1] = (int32_t)(((uint32_t)ks[i] << sh) + (sh ? 1u << (sh - 1u) : 0u));
+                    L = priot_host_layer(PRIOT_LAYER_CONV, 1, 1, 16, 2,
+                                         relu ? PRIOT_FLAG_RELU : 0u, sh, 7, 3, w9, b2);
+                    cyc += TIMED((impl ? priot_conv3x3_forward : priot_conv3x3_forward_ref)(
+                        &L, xbuf, w9, ybuf, accbuf));
+                    crc = priot_crc32(crc, (const uint8_t *)ybuf, 32u);
+                }
+        report("requant_edges", IMPL[impl], "pair", 32u * 2u * nk * 32u, cyc, crc);
+    }
+}
+
 static void bench_niti_conv(const char *shape, uint32_t c, uint32_t h, uint32_t w, uint32_t oc,
                             int first_layer)
 {
@@ -497,6 +556,7 @@ int main(void)
     bench_incremental("n25088-r784", 25088, 784);
     bench_subset("n1152", 1152);
     bench_subset("n25088", 25088);
+    bench_requant_edges();
     bench_niti_conv("c1x28x28-o8", 1, 28, 28, 8, 1);
     bench_niti_conv("c8x14x14-o16", 8, 14, 14, 16, 0);
     bench_niti_fc("n784-o32", 784, 32);

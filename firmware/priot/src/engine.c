@@ -38,7 +38,7 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
         acc_cap = max_u32(acc_cap, L->type == PRIOT_LAYER_CONV ? (uint32_t)L->in.h * L->in.w
                                                                : L->in.c);
         if (L->type == PRIOT_LAYER_CONV)
-            pair_cap = max_u32(pair_cap, 2u * L->in.h * L->in.w);
+            pair_cap = max_u32(pair_cap, PRIOT_CONV_SCRATCH_PLANES * L->in.h * L->in.w);
         grad_cap = max_u32(grad_cap, L->row_edges);
     }
     s->x[0] = (int8_t *)priot_bump(b, m->layers[0].in_size);
@@ -49,9 +49,9 @@ static void layout(priot_session_t *s, const priot_model_t *m, const priot_confi
                                                    : s->y[l];
     }
     s->err[0] = (int8_t *)priot_bump(b, err_cap);
-    /* err[1], then acc; the conv forward's two-plane scratch overlays both (the errors
+    /* err[1], then acc; the conv forward's three-plane scratch overlays both (the errors
      * are dead during a forward pass), so it costs memory only where err[1] + acc are
-     * smaller than two planes (fewer than 4 output channels) */
+     * smaller than three planes (fewer than 8 output channels) */
     tail = ((err_cap + 3u) & ~3u) + priot_bytes(acc_cap, 4u);
     region = (uint8_t *)priot_bump(b, max_u32(tail, priot_bytes(pair_cap, 4u)));
     s->err[1] = (int8_t *)region;

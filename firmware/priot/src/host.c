@@ -437,6 +437,8 @@ priot_layer_t priot_host_layer(uint32_t type, uint32_t in_c, uint32_t h, uint32_
     return L;
 }
 
+uint32_t priot_host_conv_scratch_planes(void) { return PRIOT_CONV_SCRATCH_PLANES; }
+
 void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
                              uint32_t out_shift, uint32_t relu, const int8_t *x,
                              const int8_t *wt, const int32_t *bias, int8_t *y, uint32_t *acc)

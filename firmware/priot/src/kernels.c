@@ -140,9 +140,13 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
     const uint32_t shift = L->out_shift;
     const int relu = (L->flags & PRIOT_FLAG_RELU) != 0;
     const uint32_t OC = L->out.c;
+    priot_acc_t *const q = acc + 2u * HW;   /* the packed plane of the deferred split */
     uint32_t o, i, p;
-    int32_t k[9], kb[9];
-    /* output channels in pairs (kernels_opt.h "output-channel pairs"), acc interleaved */
+    int32_t k[9];
+    /* output channels in pairs (kernels_opt.h "output-channel pairs", "deferred split"),
+     * acc interleaved */
+    const uint32_t nonneg = OC > 1u ? planes_nonneg(x, C * HW) : 0u;
+    memset(q, 0, HW * sizeof(priot_acc_t));
     for (o = 0; o + 1u < OC; o += 2u, w += 18u * C, y += 2u * HW) {
         const priot_acc_t b0 = L->bias ? (priot_acc_t)L->bias[o] : 0u;
         const priot_acc_t b1 = L->bias ? (priot_acc_t)L->bias[o + 1u] : 0u;
@@ -150,10 +154,8 @@ PRIOT_HOT void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, co
             acc[2u * p] = b0;
             acc[2u * p + 1u] = b1;
         }
-        for (i = 0; i < C; i++)
-            if (load_taps(k, w + 9u * i, 0) | load_taps(kb, w + 9u * (C + i), 0))
-                plane9_pair_add(acc, x + i * HW, k, kb, H, W);
-        requant_pair(acc, y, y + HW, HW, shift, relu);
+        conv_pair_add(acc, q, x, w, w + 9u * C, C, H, W, nonneg);
+        requant_pair(acc, y, HW, shift, relu);
     }
     if (o < OC) {   /* the last channel of an odd count */
         const priot_acc_t b = L->bias ? (priot_acc_t)L->bias[o] : 0u;

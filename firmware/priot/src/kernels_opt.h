@@ -152,11 +152,10 @@ static void plane9_add(priot_acc_t *acc, const int8_t *src, const int32_t *k, ui
  * S0 = sxth(P) and S1 = (P - S0) >> 16 are exact while -32768 <= S0, S1 <= 32767, which
  * holds when each channel's three |w| sum to at most 255 (|x| <= 128: |S| <= 32640);
  * pair_row_fits checks it; other kernel rows take one pass per channel
- * (plane3_add_pair_channel).
+ * (plane3_add_pair_channel). On planes of PAIR_GROUP_MIN_HW outputs or more, the rows
+ * are grouped instead ("deferred split" below).
  * acc2 interleaves the two channels: acc2[2p] channel o, acc2[2p + 1] channel o + 1.
- * The sums are the same as one channel at a time, only regrouped: exact. The pair loop
- * (biases, then plane9_pair_add per input channel) is written out in kernels.c and
- * niti.c: a shared helper made GCC's code for the forward 0.15-0.4% slower. */
+ * The sums are the same as one channel at a time, only regrouped: exact. */
 static inline int32_t pair_pack(int32_t w0, int32_t w1)
 {
     return (int32_t)((uint32_t)w1 << 16) + w0;
@@ -269,6 +268,15 @@ static inline __attribute__((always_inline)) int8_t requant_one(int32_t v, uint3
     return (int8_t)r;
 }
 
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+/* requant_m0.S: requant_plane and requant_pair below for n >= 1, shift >= 1, ~10 cycles
+ * per element with the ReLU (GCC's code for the C: 15-22, depending on the caller). */
+void priot_requant_plane_m0(const priot_acc_t *acc, int8_t *y, uint32_t n, uint32_t shift,
+                            uint32_t relu);
+void priot_requant_pair_m0(const priot_acc_t *acc2, int8_t *y, uint32_t n, uint32_t shift,
+                           uint32_t relu);
+#endif
+
 /* y[p] = requant(acc[p]) for n accumulators: round_shift without the s == 0 branch per
  * element, saturation by one unsigned compare (docs/SEMANTICS.md "Layers", "Backward"). */
 static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t n,
@@ -277,6 +285,12 @@ static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t 
     const int32_t lo = relu ? 0 : -128;
     const uint32_t s1 = shift ? shift - 1u : 0u;
     const int32_t bit = shift ? 1 : 0; /* shift 0: r = (v >> 0) + 0 */
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+    if (n && shift) {
+        priot_requant_plane_m0(acc, y, n, shift, relu != 0);
+        return;
+    }
+#endif
     while (n--) {   /* requant_one's body, kept spelled out: GCC's code for it is faster */
         const int32_t v = (int32_t)*acc++;
         int32_t r = (v >> shift) + ((v >> s1) & bit);
@@ -288,13 +302,20 @@ static PRIOT_HOT void requant_plane(const priot_acc_t *acc, int8_t *y, uint32_t 
     }
 }
 
-/* requant_plane of a channel pair's interleaved accumulators into y0 and y1. */
-static inline PRIOT_HOT void requant_pair(const priot_acc_t *acc2, int8_t *y0, int8_t *y1,
-                                          uint32_t n, uint32_t shift, int relu)
+/* requant_plane of a channel pair's interleaved accumulators into y and y + n. */
+static inline PRIOT_HOT void requant_pair(const priot_acc_t *acc2, int8_t *y, uint32_t n,
+                                          uint32_t shift, int relu)
 {
     const int32_t lo = relu ? 0 : -128;
     const uint32_t s1 = shift ? shift - 1u : 0u;
     const int32_t bit = shift ? 1 : 0;
+    int8_t *y0 = y, *y1 = y + n;
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+    if (n && shift) {
+        priot_requant_pair_m0(acc2, y, n, shift, relu != 0);
+        return;
+    }
+#endif
     while (n--) {
         *y0++ = requant_one((int32_t)acc2[0], shift, s1, bit, lo);
         *y1++ = requant_one((int32_t)acc2[1], shift, s1, bit, lo);
@@ -528,6 +549,185 @@ static PRIOT_HOT void fc_error_accumulate(const priot_layer_t *L, const int8_t *
     if (pend)
         for (j = 0; j < N; j++)
             acc[j] += (uint32_t)(pend * wp[j]);
+}
+
+/* ------------------------------------------------------------------ deferred split
+ * The packed row sums of a channel pair need not be split after every kernel row: their
+ * sum Q = sum P over a *group* of rows keeps both halves exact while the group's weights
+ * stay within the bound of one row, applied to the whole group. So the rows of a group add
+ * into one packed plane q with the single-channel pass (plane3_add with the packed K as
+ * its weights: 15 cycles per output pair on the firmware instead of 23), and q's halves
+ * reach the pair's accumulators once per group (pair_flush, which leaves q zero, 17.5
+ * cycles per output pair). A group of one or two rows takes the split pass
+ * (plane3_pair_add) for each row instead, as the flush would cost as much as it saves.
+ * The groups are formed in pass order (input channel, kernel row), greedily.
+ * The bound, per channel of the pair and over the group's weights:
+ *  - any int8 input (|x| <= 128): sum |w| <= 255, so |S| <= 32640;
+ *  - inputs known non-negative (0 <= x <= 127: the image and every post-ReLU activation,
+ *    checked once per call by planes_nonneg): S lies in [-127 N, 127 P] with P the sum of
+ *    the positive weights and N of the magnitudes of the negative ones, so P <= 258 and
+ *    N <= 258 suffice (127 * 258 = 32766); for trained weights of mixed signs that about
+ *    doubles the rows per group. */
+#define PAIR_BOUND_SIGNED 255u
+#ifndef PAIR_GROUP_MIN_HW
+#define PAIR_GROUP_MIN_HW 100u
+#endif
+#define PAIR_BOUND_NONNEG 258u
+
+/* 1 if all n bytes of x are >= 0. */
+static inline uint32_t planes_nonneg(const int8_t *x, uint32_t n)
+{
+    uint32_t any = 0;
+    if (!((uintptr_t)x & 3u)) {   /* four at a time */
+        const uint32_t *p = (const uint32_t *)(const void *)x;
+        for (; n >= 4u; n -= 4u)
+            any |= *p++;
+        x = (const int8_t *)(const void *)p;
+    }
+    while (n--)
+        any |= (uint8_t)*x++;
+    return !(any & 0x80808080u);
+}
+
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+/* pair_flush_m0.S: the C pair_flush below, 17.5 cycles per element. n >= 1. */
+void priot_pair_flush_m0(priot_acc_t *acc2, priot_acc_t *q, uint32_t n);
+#endif
+
+/* acc2[2p] += sxth(q[p]), acc2[2p + 1] += the high half; q[p] = 0; p < n. */
+static inline void pair_flush(priot_acc_t *acc2, priot_acc_t *q, uint32_t n)
+{
+#if defined(PRIOT_ASM_M0) && PRIOT_ASM_M0
+    if (n)
+        priot_pair_flush_m0(acc2, q, n);
+#else
+    while (n--) {
+        pair_add(acc2, (int32_t)*q);
+        *q++ = 0;
+        acc2 += 2;
+    }
+#endif
+}
+
+/* The open group of a channel pair: its weights so far (u[0..3], see pair_row_load) and
+ * its first two rows, held back until a third row joins them (then all go to q) or the
+ * group closes without one (then each takes the split pass). */
+#define PAIR_GROUP_HELD 2u
+typedef struct {
+    uint32_t u[4];
+    uint32_t rows;   /* rows in the group: up to PAIR_GROUP_HELD held, then in q */
+    const int8_t *src[PAIR_GROUP_HELD];
+    int32_t dy[PAIR_GROUP_HELD];
+    int32_t K[PAIR_GROUP_HELD][3];
+} pair_group_t;
+
+/* The bound's measures of kernel row ka / kb: non-negative inputs: the positive and
+ * negative weight sums of each channel; otherwise each channel's |w| sum (and 0). Returns
+ * 0 if both rows are all zero. */
+static inline uint32_t pair_row_load(uint32_t *u, const int32_t *ka, const int32_t *kb,
+                                     uint32_t nonneg)
+{
+    uint32_t t, pa = 0, na = 0, pb = 0, nb = 0;
+    for (t = 0; t < 3u; t++) {
+        if (ka[t] > 0)
+            pa += (uint32_t)ka[t];
+        else
+            na -= (uint32_t)ka[t];
+        if (kb[t] > 0)
+            pb += (uint32_t)kb[t];
+        else
+            nb -= (uint32_t)kb[t];
+    }
+    if (nonneg) {
+        u[0] = pa;
+        u[1] = na;
+        u[2] = pb;
+        u[3] = nb;
+    } else {
+        u[0] = pa + na;
+        u[1] = 0;
+        u[2] = pb + nb;
+        u[3] = 0;
+    }
+    return pa | na | pb | nb;
+}
+
+static inline uint32_t max4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    a = a > b ? a : b;
+    c = c > d ? c : d;
+    return a > c ? a : c;
+}
+
+static inline void pair_group_close(pair_group_t *g, priot_acc_t *acc2, priot_acc_t *q,
+                                    uint32_t H, uint32_t W)
+{
+    uint32_t r;
+    if (g->rows > PAIR_GROUP_HELD)
+        pair_flush(acc2, q, H * W);
+    else
+        for (r = 0; r < g->rows; r++)
+            plane3_pair_add(acc2, g->src[r], g->K[r], g->dy[r], H, W);
+    g->rows = 0;
+    g->u[0] = g->u[1] = g->u[2] = g->u[3] = 0;
+}
+
+/* acc2 (channels o and o + 1 interleaved, holding their biases) += the 3x3 correlations
+ * of the C planes of x with the taps wa (channel o) and wb (channel o + 1), both C x 9;
+ * nonneg: every input is >= 0 (planes_nonneg). q: one plane of scratch, zero on entry and
+ * on return. */
+static PRIOT_HOT void conv_pair_add(priot_acc_t *acc2, priot_acc_t *q, const int8_t *x,
+                                    const int8_t *wa, const int8_t *wb, uint32_t C,
+                                    uint32_t H, uint32_t W, uint32_t nonneg)
+{
+    const uint32_t HW = H * W, bound = nonneg ? PAIR_BOUND_NONNEG : PAIR_BOUND_SIGNED;
+    uint32_t i, t;
+    int32_t ka[9], kb[9], dy;
+    pair_group_t g;
+    if (HW < PAIR_GROUP_MIN_HW) {   /* small planes: the bookkeeping would cost more */
+        for (i = 0; i < C; i++, x += HW)
+            if (load_taps(ka, wa + 9u * i, 0) | load_taps(kb, wb + 9u * i, 0))
+                plane9_pair_add(acc2, x, ka, kb, H, W);
+        return;
+    }
+    memset(&g, 0, sizeof g);
+    for (i = 0; i < C; i++, x += HW) {
+        const int32_t *pa = ka, *pb = kb;
+        if (!(load_taps(ka, wa + 9u * i, 0) | load_taps(kb, wb + 9u * i, 0)))
+            continue;
+        for (dy = -1; dy <= 1; dy++, pa += 3, pb += 3) {
+            uint32_t u[4];
+            int32_t K[3];
+            if (!pair_row_load(u, pa, pb, nonneg))
+                continue;
+            if (max4(u[0], u[1], u[2], u[3]) > bound) {   /* beyond it: a pass per channel */
+                if (pa[0] | pa[1] | pa[2])
+                    plane3_add_pair_channel(acc2, x, pa, dy, H, W);
+                if (pb[0] | pb[1] | pb[2])
+                    plane3_add_pair_channel(acc2 + 1, x, pb, dy, H, W);
+                continue;
+            }
+            if (max4(g.u[0] + u[0], g.u[1] + u[1], g.u[2] + u[2], g.u[3] + u[3]) > bound)
+                pair_group_close(&g, acc2, q, H, W);
+            for (t = 0; t < 4u; t++)
+                g.u[t] += u[t];
+            for (t = 0; t < 3u; t++)
+                K[t] = pair_pack(pa[t], pb[t]);
+            if (g.rows < PAIR_GROUP_HELD) {   /* held back */
+                g.src[g.rows] = x;
+                g.dy[g.rows] = dy;
+                for (t = 0; t < 3u; t++)
+                    g.K[g.rows][t] = K[t];
+            } else {
+                if (g.rows == PAIR_GROUP_HELD)
+                    for (t = 0; t < PAIR_GROUP_HELD; t++)
+                        plane3_add(q, g.src[t], g.K[t], g.dy[t], H, W);
+                plane3_add(q, x, K, dy, H, W);
+            }
+            g.rows++;
+        }
+    }
+    pair_group_close(&g, acc2, q, H, W);
 }
 
 #endif

@@ -74,13 +74,16 @@ void priot_weight_update32_psto(int8_t *w, const priot_acc_t *g, uint32_t n, uin
 #include "kernels_opt.h"
 
 /* As priot_conv3x3_forward without the requantisation: all out.c planes stay int32.
- * Output channels in pairs, computed interleaved in `pair` and copied out. */
+ * Output channels in pairs, computed interleaved in `pair` (3 planes: the pair and the
+ * packed plane of kernels_opt.h's deferred split) and copied out. */
 PRIOT_HOT void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w,
                                    int32_t d, priot_acc_t *acc, priot_acc_t *pair)
 {
     const uint32_t C = L->in.c, H = L->in.h, W = L->in.w, HW = H * W, OC = L->out.c;
     uint32_t o, i, p;
-    int32_t k[9], kb[9];
+    int32_t k[9];
+    const uint32_t nonneg = OC > 1u ? planes_nonneg(x, C * HW) : 0u;
+    memset(pair + 2u * HW, 0, HW * sizeof(priot_acc_t));   /* conv_pair_add's packed plane */
     for (o = 0; o + 1u < OC; o += 2u, w += 18u * C, acc += 2u * HW) {
         const priot_acc_t b0 = L->bias ? (priot_acc_t)priot_bias_rescale(L->bias[o], d) : 0u;
         const priot_acc_t b1 =
@@ -89,9 +92,7 @@ PRIOT_HOT void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, cons
             pair[2u * p] = b0;
             pair[2u * p + 1u] = b1;
         }
-        for (i = 0; i < C; i++)
-            if (load_taps(k, w + 9u * i, 0) | load_taps(kb, w + 9u * (C + i), 0))
-                plane9_pair_add(pair, x + i * HW, k, kb, H, W);
+        conv_pair_add(pair, pair + 2u * HW, x, w, w + 9u * C, C, H, W, nonneg);
         for (p = 0; p < HW; p++) {
             acc[p] = pair[2u * p];
             acc[HW + p] = pair[2u * p + 1u];

@@ -108,6 +108,7 @@ _SIGNATURES = {
     "priot_host_sat16": (_I32, [_I32]),
     "priot_host_rng": (_U32, [_U32, _U32, _P]),
     "priot_host_subset": (None, [_P, _U32, _U32, _U32, _U32, _U32, _P]),
+    "priot_host_conv_scratch_planes": (_U32, []),
     "priot_host_conv_forward": (None, [_U32, _U32, _U32, _U32, _U32, _U32, _P, _P, _P, _P, _P]),
     "priot_host_fc_forward": (None, [_U32, _U32, _U32, _U32, _P, _P, _P, _P]),
     "priot_host_maxpool_forward": (None, [_U32, _U32, _U32, _P, _P]),
@@ -468,6 +469,12 @@ def input_q7(pixels) -> np.ndarray:
     return out
 
 
+def _conv_scratch_words(h: int, w: int) -> int:
+    """Scratch of the conv forward / NITI conv_acc for one h x w plane (kernels.h
+    PRIOT_CONV_SCRATCH_PLANES planes: an output-channel pair and its packed sums)."""
+    return int(load().priot_host_conv_scratch_planes()) * h * w
+
+
 def conv_forward(x, w, bias, out_shift: int, relu: bool) -> np.ndarray:
     """x (C, H, W) int8, w (OC, C, 3, 3) int8, bias (OC,) int32 or None -> y (OC, H, W)."""
     x = _buf(x, np.int8)
@@ -477,7 +484,7 @@ def conv_forward(x, w, bias, out_shift: int, relu: bool) -> np.ndarray:
     assert w.shape == (oc, c, 3, 3)
     b = None if bias is None else _buf(bias, np.int32)
     y = np.zeros((oc, h, wd), dtype=np.int8)
-    acc = np.zeros(2 * h * wd, dtype=np.uint32)   # two planes: the output-channel pairs
+    acc = np.zeros(_conv_scratch_words(h, wd), dtype=np.uint32)
     load().priot_host_conv_forward(c, h, wd, oc, out_shift, int(relu), _ptr(x), _ptr(w), _ptr(b),
                                    _ptr(y), _ptr(acc))
     return y
@@ -606,7 +613,7 @@ def niti_conv_acc(x, w, bias, d: int) -> np.ndarray:
     assert w.shape == (oc, c, 3, 3)
     b = None if bias is None else _buf(bias, np.int32)
     acc = np.zeros((oc, h, wd), dtype=np.uint32)
-    pair = np.zeros(2 * h * wd, dtype=np.uint32)   # the kernel's output-channel pairs
+    pair = np.zeros(_conv_scratch_words(h, wd), dtype=np.uint32)
     load().priot_host_niti_conv_acc(c, h, wd, oc, d, _ptr(x), _ptr(w), _ptr(b), _ptr(acc),
                                     _ptr(pair))
     return acc.view(np.int32)

@@ -89,7 +89,7 @@ typedef struct {
     int8_t *y[PRIOT_MAX_LAYERS];      /* pre-pool output of layer l */
     int8_t *err[2];                   /* error ping-pong buffers, err_cap bytes each */
     priot_acc_t *acc;                 /* accumulator plane */
-    /* the conv forward's scratch (two planes: its output-channel pairs, kernels.h); it
+    /* the conv forward's scratch (PRIOT_CONV_SCRATCH_PLANES planes, kernels.h); it
      * starts at err[1] and covers acc: no error is live during a forward pass */
     priot_acc_t *acc_pair;
     int16_t *grad;                    /* one row of score gradients */

@@ -104,6 +104,9 @@ uint32_t priot_host_rng(uint32_t seed, uint32_t n, uint32_t *out);
  * (subset.h), in iteration order, into out[k]. */
 void priot_host_subset(const int8_t *w, uint32_t n, uint32_t k, uint32_t rule, uint32_t seed,
                        uint32_t layer, uint32_t *out);
+/* Words of scratch per input plane word that the conv forward and NITI's conv3x3_acc32
+ * take (PRIOT_CONV_SCRATCH_PLANES, kernels.h): acc / pair below hold that many planes. */
+uint32_t priot_host_conv_scratch_planes(void);
 void priot_host_conv_forward(uint32_t in_c, uint32_t h, uint32_t w, uint32_t out_c,
                              uint32_t out_shift, uint32_t relu, const int8_t *x,
                              const int8_t *wt, const int32_t *bias, int8_t *y, uint32_t *acc);

@@ -19,8 +19,10 @@
 void priot_input_q7(const uint8_t *pixels, int8_t *x, uint32_t n);
 
 /* "Layers", conv: y[o] = requant(b[o] + 3x3 same correlation of x with w[o]), RELU if
- * flagged. x: in shape, y: out shape (pre-pool). acc: scratch of 2 * in.h * in.w words (the
- * optimised kernel computes two output channels at a time). */
+ * flagged. x: in shape, y: out shape (pre-pool). acc: scratch of PRIOT_CONV_SCRATCH_PLANES *
+ * in.h * in.w words (the optimised kernel computes two output channels at a time, with one
+ * more plane for their packed sums). */
+#define PRIOT_CONV_SCRATCH_PLANES 3u
 void priot_conv3x3_forward(const priot_layer_t *L, const int8_t *x, const int8_t *w,
                            int8_t *y, priot_acc_t *acc);
 

@@ -15,8 +15,8 @@
 #include "priot/types.h"
 
 /* acc[o][p] = bias_rescale(b[o], d) + 3x3 same correlation of x with w[o] (all out.c
- * planes, out.h * out.w words each). pair: scratch of 2 * in.h * in.w words (the optimised
- * kernel's output-channel pairs, kernels_opt.h). */
+ * planes, out.h * out.w words each). pair: scratch of PRIOT_CONV_SCRATCH_PLANES * in.h *
+ * in.w words (the optimised kernel's output-channel pairs, kernels.h). */
 void priot_conv3x3_acc32(const priot_layer_t *L, const int8_t *x, const int8_t *w, int32_t d,
                          priot_acc_t *acc, priot_acc_t *pair);
 /* acc[o] = bias_rescale(b[o], d) + sum_j x[j] w[o][j]. */
