@@ -300,17 +300,20 @@ def fuzz(c, seconds=60):
 
 
 @task(auto_shortflags=False,
-      help={"quick": "fewer samples and PRIOT only for the training-step part"})
-def bench(c, quick=False):
+      help={"quick": "fewer samples and PRIOT only for the training-step part",
+            "vgg11-data": "CIFAR-10 directory (cifar-10-batches-py or <class>/<image> "
+                          "folders): also every method's step on VGG11 and their ratios"})
+def bench(c, quick=False, vgg11_data=None):
     """Kernel and training-step cycles on the emulated M0+, and host speed.
 
     Kernels: cycles, cycles/MAC, vs reference, vs floor; the whole training step per
-    method (reference vs optimised kernels); host samples/s."""
+    method (reference vs optimised kernels) and their ratios; with --vgg11-data, the same
+    ratios on VGG11; host samples/s."""
     from priot.studies import bench as b
     from priot import pipeline
 
     try:
-        result = b.run(quick=quick)
+        result = b.run(quick=quick, vgg11_data=vgg11_data)
     except pipeline.USER_ERRORS as exc:
         _fail(exc)
     print()

@@ -8,7 +8,10 @@
 2. whole training step per method: the normal firmware, built once with the reference
    kernels (make REF=1) and once with the optimised ones, runs a short session
    (n_train/n_test) per method; the TRAIN record gives cycles per sample and per phase.
-3. host build: training and inference samples per second of libpriot.so.
+3. host build: training and inference samples per second of libpriot.so, beside float
+   torch fine-tuning of the same model.
+4. with ``vgg11_data``: every method's optimised step on VGG11 and their ratios
+   (priot.studies.bench_vgg11).
 
 Results: printed as a table and saved to results/bench/bench.json (atomic write).
 """
@@ -105,24 +108,34 @@ def run_kernels(build_dir: Path, timeout_s: float = 300.0, log=_log) -> list[dic
 
 def whole_step(method: str, ref: bool, n_train: int, n_test: int, build_dir: Path,
                timeout_s: float = 900.0, log=_log) -> dict:
-    """A short session of the normal firmware (reference or optimised kernels): cycles
-    per training sample and per phase, cycles per inference, score CRC."""
-    from .. import pipeline
-    from ..device.emulator import Rp2040jsBackend
+    """A short tiny-CNN session of the normal firmware (reference or optimised kernels):
+    cycles per training sample and per phase, cycles per inference, score CRC."""
     from ..settings import RunSettings
 
-    s = RunSettings(n_train=n_train, n_test=n_test, method=method, build_dir=build_dir)
-    blobs = pipeline.make_blobs(s, log=lambda *_: None)
-    image = firmware.build_firmware(build_dir, ref=ref)
-    run = Rp2040jsBackend().run(image.bin, blobs.at_addresses(), timeout_s=timeout_s)
+    s = RunSettings(n_train=n_train, n_test=n_test, method=method, build_dir=build_dir,
+                    timeout_s=timeout_s)
+    return session_step(s, ref, log=log)
+
+
+def session_step(s, ref: bool = False, log=_log, prepare_log=None) -> dict:
+    """One session of these RunSettings on the emulated Pico (reference or optimised
+    kernels): cycles per training sample and per phase, per inference, score CRC.
+    ``prepare_log``: where data and model preparation (e.g. VGG11 pretraining on first
+    use) report; None: silent."""
+    from .. import pipeline
+    from ..device.emulator import Rp2040jsBackend
+
+    blobs = pipeline.make_blobs(s, log=prepare_log or (lambda *_: None))
+    image = firmware.build_firmware(s.build_dir, ref=ref)
+    run = Rp2040jsBackend().run(image.bin, blobs.at_addresses(), timeout_s=s.timeout_s)
     report = Report.from_lines(run.lines)
-    out = {"method": method, "kernels": "ref" if ref else "opt",
+    out = {"method": s.method, "kernels": "ref" if ref else "opt",
            "samples": report.train["samples"],
            "cycles_per_sample": report.cycles_per_train_sample,
            "phases_per_sample": report.per_sample_phases(),
            "cycles_per_inference": report.cycles_per_inference,
            "scores_crc": report.scores_crc, "after_correct": report.evals["after"].correct}
-    log(f"{method:<11} {out['kernels']}: {out['cycles_per_sample']:,.0f} cycles per "
+    log(f"{s.method:<11} {out['kernels']}: {out['cycles_per_sample']:,.0f} cycles per "
         f"training sample, {out['cycles_per_inference']:,.0f} per inference")
     return out
 
@@ -188,8 +201,21 @@ def step_ratios(steps: list[dict]) -> dict:
 
 
 def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_PATH,
-        log=_log) -> dict:
+        log=_log, vgg11_data: Path | None = None) -> dict:
+    """``vgg11_data``: CIFAR-10 (python batches or image folders) for the VGG11 steps
+    (priot.studies.bench_vgg11); None: that part is skipped and says how to run it."""
     build_dir = Path(build_dir or DEFAULT_BUILD)
+    if vgg11_data is not None:
+        from ..data import DataError, source_of_dir
+        d = Path(vgg11_data)
+        try:
+            source = source_of_dir(d)
+        except DataError:
+            source = None
+        if source != "cifar10":
+            raise DataError(f"--vgg11-data {d}: not a CIFAR-10 directory (give one holding "
+                            "the python batches (data_batch_1, ...) or <class>/<image> "
+                            "folders)")
     t0 = time.perf_counter()
     kernels = run_kernels(build_dir, log=log)
     n_train, n_test = (5, 5) if quick else (20, 10)
@@ -200,9 +226,15 @@ def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_P
     ratios = step_ratios(steps)
     if ratios:
         log("optimised step ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    if vgg11_data is None:
+        vgg = {"skipped": "give --vgg11-data DIR, a CIFAR-10 directory, to measure them"}
+        log(f"VGG11 steps: skipped ({vgg['skipped']})")
+    else:
+        from . import bench_vgg11
+        vgg = bench_vgg11.run(Path(vgg11_data), methods(), quick, build_dir, log)
     host = host_speed(100 if quick else 500, log=log)
     result = {"floor_cycles_per_mac": FLOOR_CYCLES_PER_MAC, "kernels": kernels,
-              "steps": steps, "step_ratios": ratios,
+              "steps": steps, "step_ratios": ratios, "vgg11": vgg,
               "cmsis_nn_cycles_per_mac": CMSIS_NN_CYCLES_PER_MAC, "host": host, "quick": quick,
               "revision": results.git_revision(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -254,6 +286,9 @@ def format_table(result: dict) -> str:
             lines += ["", "Optimised training step, one run: " + ", ".join(
                 f"{k.upper().replace('STATIC-SGD', 'static-SGD')} {v:.2f}"
                 for k, v in ratios.items())]
+    if result.get("vgg11"):
+        from .bench_vgg11 import format_section
+        lines += format_section(result["vgg11"])
     cm = [e for e in result["kernels"] if e.get("opt_vs_cmsis") is not None]
     if cm:
         lines += ["", f"Forward kernels vs CMSIS-NN's portable C (~{CMSIS_NN_CYCLES_PER_MAC:g} "
