@@ -135,6 +135,9 @@ def session_step(s, ref: bool = False, log=_log, prepare_log=None) -> dict:
            "phases_per_sample": report.per_sample_phases(),
            "cycles_per_inference": report.cycles_per_inference,
            "scores_crc": report.scores_crc, "after_correct": report.evals["after"].correct}
+    if not ref:   # the backward kernels' work in this session (the numpy reference's)
+        from .error_density import measure
+        out["errors"] = measure(blobs)
     log(f"{s.method:<11} {out['kernels']}: {out['cycles_per_sample']:,.0f} cycles per "
         f"training sample, {out['cycles_per_inference']:,.0f} per inference")
     return out
@@ -248,6 +251,19 @@ def _f(v, fmt="{:.2f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+def error_lines(steps: list[dict]) -> list[str]:
+    """Non-zero output errors per sample and layer of each optimised session: the sparse
+    backward kernels pay per non-zero error, so they explain the backward phase."""
+    from .error_density import format_line
+
+    with_errors = [s for s in steps if s.get("errors")]
+    if not with_errors:
+        return []
+    return ["", "Non-zero output errors per training sample, first layer to last (numpy "
+                "reference of the same session; the backward kernels' work):"] + [
+        format_line(s["method"], s["errors"]) for s in with_errors]
+
+
 def format_table(result: dict) -> str:
     floor = result["floor_cycles_per_mac"]
     lines = [f"Kernels on the emulated Cortex-M0+ (rp2040js cycle model, SysTick); floor = "
@@ -281,6 +297,7 @@ def format_table(result: dict) -> str:
                 same = r["scores_crc"] == o["scores_crc"]
                 lines.append(f"  {m}: x{r['cycles_per_sample'] / o['cycles_per_sample']:.2f} "
                              f"per training step, same scores: {'yes' if same else 'NO'}")
+        lines += error_lines(steps)
         ratios = step_ratios(steps)
         if ratios:
             lines += ["", "Optimised training step, one run: " + ", ".join(

@@ -107,9 +107,19 @@ def format_section(v: dict) -> list[str]:
                          f"{s['cycles_per_sample'] / 125e3:.1f} | "
                          f"{s['cycles_per_inference']:,.0f} | 0x{s['scores_crc']:08x} |")
     for w in v["widths"]:
-        text = ", ".join(f"{a.upper().replace('STATIC-SGD', 'static-SGD')} {x:.2f}"
-                         for a, x in w["ratios"].items()) or "none"
+        order = [f"{a}/{b}" for a, b in RATIO_PAIRS]   # bench.json stores keys sorted
+        text = ", ".join(f"{a.upper().replace('STATIC-SGD', 'static-SGD')} {w['ratios'][a]:.2f}"
+                         for a in order if a in w["ratios"]) or "none"
         missing = (f" ({', '.join(w['not_fitting'])} do not fit at this width)"
                    if w["not_fitting"] else "")
         lines.append(f"  width {w['width_64ths']}/64 ratios: {text}{missing}")
+    from .error_density import format_line
+    measured = [w for w in v["widths"] if any(s.get("errors") for s in w["steps"])]
+    if measured:
+        lines += ["", "Non-zero output errors per training sample, first layer to last (numpy "
+                      "reference of the same sessions; the backward kernels' work):"]
+    for w in measured:
+        lines.append(f"  width {w['width_64ths']}/64:")
+        lines += ["  " + format_line(s["method"], s["errors"]) for s in w["steps"]
+                  if s.get("errors")]
     return lines

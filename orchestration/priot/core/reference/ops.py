@@ -4,6 +4,7 @@ whole session (its sample limits, its training samples).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import zlib
 
@@ -325,6 +326,21 @@ def forward_saved(model: QuantModel, image_uint8, w_effs):
     return xs, ys
 
 
+_error_observers: list = []
+
+
+@contextlib.contextmanager
+def observing_errors(callback):
+    """Within the block, callback(layer index, e_out) sees every output error that
+    backward() yields, of every method's session (for measurements such as
+    priot.studies.error_density; the arithmetic is untouched)."""
+    _error_observers.append(callback)
+    try:
+        yield
+    finally:
+        _error_observers.remove(callback)
+
+
 def backward(model: QuantModel, xs, ys, e, w_effs, error_fn=None):
     """Yield (layer index, layer, e_out) from the last layer to the first, e_out being the
     layer's output error after pool routing and the ReLU mask (SEMANTICS.md "Backward
@@ -339,6 +355,8 @@ def backward(model: QuantModel, xs, ys, e, w_effs, error_fn=None):
         e = e.reshape(y.shape)
         if layer.relu:
             e = relu_backward(e, y)
+        for observe in _error_observers:
+            observe(li, e)
         yield li, layer, e
         if li > 0:
             e = error_fn(layer, e, w_effs[li]).reshape(xs[li].shape)
