@@ -65,11 +65,11 @@ def _fake_step(calls):
 def test_run_measures_both_widths_with_the_same_samples(monkeypatch, elf, cifar_dir,
                                                          tmp_path):
     calls = []
-    monkeypatch.setattr(bench, "session_step", _fake_step(calls))
     monkeypatch.setattr(firmware, "build_firmware",
                         lambda *a, **k: type("Image", (), {"elf": elf})())
     logged = []
-    out = bench_vgg11.run(cifar_dir, bench.methods(), False, tmp_path, logged.append)
+    out = bench_vgg11.run(cifar_dir, bench.methods(), False, tmp_path, logged.append,
+                          _fake_step(calls))
     common, reference = out["widths"]
     assert [s.method for s in calls[:4]] == list(bench.methods())
     assert {s.width for s in calls[:4]} == {common["width"]}

@@ -234,7 +234,8 @@ def run(quick: bool = False, build_dir: Path | None = None, out: Path = RESULT_P
         log(f"VGG11 steps: skipped ({vgg['skipped']})")
     else:
         from . import bench_vgg11
-        vgg = bench_vgg11.run(Path(vgg11_data), methods(), quick, build_dir, log)
+        vgg = bench_vgg11.run(Path(vgg11_data), methods(), quick, build_dir, log,
+                              session_step)
     host = host_speed(100 if quick else 500, log=log)
     result = {"floor_cycles_per_mac": FLOOR_CYCLES_PER_MAC, "kernels": kernels,
               "steps": steps, "step_ratios": ratios, "vgg11": vgg,

@@ -66,9 +66,9 @@ def ratios(steps: list[dict]) -> dict:
     return {f"{a}/{b}": by[a] / by[b] for a, b in RATIO_PAIRS if a in by and b in by}
 
 
-def run(data_dir: Path, methods, quick: bool, build_dir: Path, log) -> dict:
-    from .bench import session_step
-
+def run(data_dir: Path, methods, quick: bool, build_dir: Path, log, session_step) -> dict:
+    """``session_step(settings, log=, prepare_log=)``: one emulated session's figures
+    (priot.studies.bench.session_step)."""
     n_train, n_test = N_SAMPLES[quick]
     elf = firmware.build_firmware(build_dir).elf
     common = widest_common_width(methods, data_dir, n_train, n_test, build_dir, elf)
