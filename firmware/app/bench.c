@@ -448,8 +448,9 @@ static void bench_fc_update(const char *shape, uint32_t n, uint32_t oc)
  * (0, 1, 5, 12), inputs and errors of both signs up to -128 / 127, scores crowded into
  * a few bins (ties, the window, bin changes) and at the int16 limits (saturation); 20
  * steps with the mask refreshed after each, the CRC chained over every step's scores,
- * threshold and w_eff; the row _thr: the same with a threshold-only mask (no bitmap, no
- * w_eff), its opt against the same ref run. */
+ * threshold and w_eff; the rows _thr: the same with a threshold-only mask (no bitmap, no
+ * w_eff); _2pass: the two-pass form (priot_fc_score_grad + priot_score_update_mask,
+ * score_update_mask_m0.S on the firmware). Every opt against the same ref run. */
 static void bench_fc_update_edges(void)
 {
     static const uint8_t gs[5] = {0, 1, 4, 9, 15}, lr[4] = {0, 1, 5, 12};
@@ -465,9 +466,13 @@ static void bench_fc_update_edges(void)
                                      : (r >> 4) & 1u ? 127 : -128;
     }
     fill_w(wbuf, L.n_edges);
-    uint32_t crc_thr = 0, crc_ref_thr = 0, edges_ref = 0;
+    static const char *const NAME[5] = {"", "fc_grad_update_edges", "fc_grad_update_edges_thr",
+                                        "fc_grad_update_edges_2pass",
+                                        "fc_grad_update_edges_2pass_thr"};
+    uint32_t crc_thr = 0, crc_ref = 0, crc_ref_thr = 0, edges_ref = 0;
     uint64_t cyc_ref = 0;
-    for (impl = 0; impl < 3; impl++) {
+    for (impl = 0; impl < 5; impl++) {
+        const int thr_only = impl == 2u || impl == 4u;
         seed(0x5EEDu);
         for (i = 0; i < L.n_edges; i++) {
             const uint32_t r = rnd();
@@ -475,7 +480,7 @@ static void bench_fc_update_edges(void)
                                       : (int16_t)((int32_t)((r >> 4) & 0x3FFu) - 300);
         }
         priot_mask_init(m, scores, L.n_edges, priot_n_keep(L.n_edges, 700),
-                        impl == 2 ? (const int8_t *)0 : wbuf, impl == 2 ? (int8_t *)0 : weff);
+                        thr_only ? (const int8_t *)0 : wbuf, thr_only ? (int8_t *)0 : weff);
         crc = 0;
         crc_thr = 0;
         cyc = 0;
@@ -491,23 +496,20 @@ static void bench_fc_update_edges(void)
                 edges += fc_update_ref(&L, ebuf, lr[step % 4u], scores,
                                        priot_n_keep(L.n_edges, 700), &cyc);
             else
-                fc_update_opt(&L, ebuf, lr[step % 4u], scores, m, 0, &cyc);
+                fc_update_opt(&L, ebuf, lr[step % 4u], scores, m, impl >= 3u, &cyc);
             crc_thr = priot_crc32_i16le(crc_thr, scores, L.n_edges) ^ (uint16_t)fc_thr ^
                       (fc_eq << 16);
             crc = priot_crc32(crc_thr, (const uint8_t *)weff, L.n_edges);
         }
         if (impl == 0) {
+            crc_ref = crc;
             crc_ref_thr = crc_thr;
             edges_ref = edges;
             cyc_ref = cyc;
+            continue;
         }
-        if (impl < 2)
-            report("fc_grad_update_edges", IMPL[impl], "n300-o8", edges_ref, cyc, crc);
-        else {
-            report("fc_grad_update_edges_thr", "ref", "n300-o8", edges_ref, cyc_ref,
-                   crc_ref_thr);
-            report("fc_grad_update_edges_thr", "opt", "n300-o8", edges_ref, cyc, crc_thr);
-        }
+        report(NAME[impl], "ref", "n300-o8", edges_ref, cyc_ref, thr_only ? crc_ref_thr : crc_ref);
+        report(NAME[impl], "opt", "n300-o8", edges_ref, cyc, thr_only ? crc_thr : crc);
     }
 }
 

@@ -21,7 +21,8 @@
  * dirty 26, has_win 32, above 36, in_bin 40, lo 44, in_win 1068.
  *
  * Registers: r0 s, r1 w, r2 list pointer, r3 ev, r4-r7 temporaries, r8 list end,
- * r9 half_g, r10 grad_shift, r11 half, r12 lr_shift, lr bin - 128. Stack frame (sp):
+ * r9 half_g, r10 grad_shift (the grad_shift 0 loop: r9 lo, r10 win_span), r11 half,
+ * r12 lr_shift, lr bin - 128. Stack frame (sp):
  * 0 lo, 4 bitmap, 8 win_lo - 32768, 12 win_span, 16 first, 20 w_eff, 24 m, 28 ev
  * (without a bitmap: 0, and the window [-2^30, -2^30], below every score, so that no
  * edge is ever in it or crosses it).
@@ -32,12 +33,16 @@
     .thumb
 #include "m0_macros.inc"
 
-/* lo[reg & 255] op= 1; clobbers r4, r5 */
-    .macro lo_op reg, op
+/* lo[reg & 255] op= 1 (lo: [sp] with rounding, r9 without); clobbers r4, r5 */
+    .macro lo_op reg, op, round
     uxtb r4, \reg
     lsls r4, r4, #2
+    .if \round
     ldr r5, [sp, #0]
     adds r4, r5
+    .else
+    add r4, r9
+    .endif
     ldr r5, [r4]
     \op r5, #1
     str r5, [r4]
@@ -140,7 +145,7 @@
     field_op 36, subs          /* above-- */
     b 7f
 6:  field_op 40, subs          /* in_bin-- */
-    lo_op r6, subs             /* lo[old & 255]-- */
+    lo_op r6, subs, \round     /* lo[old & 255]-- */
 7:  asrs r5, r7, #8
     cmp r5, lr
     beq 8f
@@ -148,27 +153,34 @@
     field_op 36, adds          /* above++ */
     b .Lwindow\sfx
 8:  field_op 40, adds          /* in_bin++ */
-    lo_op r7, adds             /* lo[new & 255]++ */
+    lo_op r7, adds, \round     /* lo[new & 255]++ */
     b .Lwindow\sfx
 
 .Linbin\sfx:                   /* r6 old ^ new */
     eors r6, r7                /* old */
-    lo_op r6, subs
-    lo_op r7, adds
+    lo_op r6, subs, \round
+    lo_op r7, adds, \round
 .Lwindow\sfx:                  /* r6 old, r7 new; r4, r5 free (no bitmap: a window
                                   below every score, nothing happens) */
     ldr r5, [sp, #8]
     subs r6, r6, r5            /* old - win_lo: > 0 above, < 0 below (when outside) */
     subs r7, r7, r5            /* new - win_lo */
-    ldr r5, [sp, #12]
+    .if \round
+    ldr r5, [sp, #12]          /* win_span */
     cmp r7, r5
     bls .Lin_new\sfx
     cmp r6, r5
+    .else
+    cmp r7, r10                /* win_span */
+    bls .Lin_new\sfx
+    cmp r6, r10
+    .endif
     bls .Lleave\sfx
     movs r5, r7                /* both outside: sides differ? */
     eors r5, r6
-    bmi .Lcross\sfx
-    b .Lnext\sfx
+    bpl .Lnext\sfx
+    reload_i
+    b .Lweff\sfx
 
 .Lleave\sfx:                   /* clear bit first + i, dirty */
     reload_i
@@ -176,9 +188,6 @@
     bics r5, r3
     str r5, [r6]
     set_dirty
-    b .Lweff\sfx
-.Lcross\sfx:
-    reload_i
 .Lweff\sfx:                    /* w_eff[i] = new above the window ? w[i] : 0 */
     movs r5, #0
     cmp r7, #0
@@ -272,8 +281,12 @@ priot_fc_score_update_mask_m0:
     str r7, [sp, #20]
     mov r4, r10
     cmp r4, #0
-    beq .Lloop_n
+    beq 4f
     b .Lloop_r
+4:  ldr r4, [sp, #0]           /* grad_shift 0: r9 lo, r10 win_span */
+    mov r9, r4
+    ldr r4, [sp, #12]
+    mov r10, r4
     fused_row 0, _n
     fused_row 1, _r
 .Lreturn:
