@@ -2,7 +2,9 @@
 update, threshold in O(bins), re-apply inside a window around the threshold) against the
 C full recompute (priot_topk_threshold / priot_topk_mask) and numpy (reference.py) over
 long runs of score updates: ties, bin edges (multiples of 256 around -32768, 0, 32767),
-saturation, thresholds that leave their window and their bin, PRIOT-S (threshold only)."""
+saturation, thresholds that leave their window and their bin, PRIOT-S (threshold only);
+the fc layers' update with the gradient fused in (priot_fc_score_update_mask) against
+the gradient row and priot_score_update_mask."""
 import numpy as np
 import pytest
 
@@ -107,3 +109,53 @@ def test_threshold_moves_between_bins_and_windows():
         seen.add(inc.state["bin"] != old_bin)
         assert np.array_equal(inc.w_eff, np.where(R.compute_mask(s, keep), w, 0)), step
     assert seen == {True, False}
+
+
+FC_CASES = [(n_in, n_out, kind, gs, lr)
+            for n_in, n_out, kind, gs, lr in [
+                (1, 1, "random", 0, 0), (7, 3, "ties", 1, 0), (32, 10, "edges", 0, 5),
+                (33, 9, "narrow", 4, 2), (100, 12, "edges", 9, 0), (300, 8, "narrow", 15, 1),
+                (784, 4, "random", 0, 5), (130, 20, "edges", 2, 12)]]
+
+
+@pytest.mark.parametrize("n_in,n_out,kind,gs,lr", FC_CASES)
+def test_fc_fused_update_equals_gradient_row_then_update(n_in, n_out, kind, gs, lr):
+    """Over many steps: inputs and errors of both signs up to -128 / 127 with zeros (the
+    skipped inputs, the silent rows), scores at bin edges and the int16 limits: the same
+    scores, counts, threshold and w_eff as fc_score_grad + one update call per live row,
+    with the bitmap (PRIOT) and threshold only."""
+    rng = np.random.default_rng(n_in * 31 + n_out)
+    n = n_in * n_out
+    w = rng.integers(-128, 128, n).astype(np.int8)
+    w[rng.random(n) < 0.1] = 0
+    k = R.n_keep(n, 800)
+    s0 = _scores(rng, n, kind).astype(np.int16)
+    s_row, s_fused, s_thr = s0.copy(), s0.copy(), s0.copy()
+    row_mask, fused = N.IncrementalMask(s_row, k, w), N.IncrementalMask(s_fused, k, w)
+    thr_only = N.IncrementalMask(s_thr, k)
+
+    def extreme(size, p_zero):
+        v = rng.integers(-128, 128, size)
+        v = np.where(rng.random(size) < 0.3, rng.choice([-128, 127], size), v)
+        return np.where(rng.random(size) < p_zero, 0, v).astype(np.int8)
+
+    for step in range(60):
+        x, e = extreme(n_in, rng.choice([0.0, 0.5, 0.95])), extreme(n_out, 0.3)
+        gq = N.fc_score_grad(e, x, gs).reshape(-1)
+        assert np.array_equal(gq, R.sat16(R.round_shift(R.fc_score_grad(e, x), gs)).reshape(-1))
+        for o in np.flatnonzero(e):
+            a = o * n_in
+            row_mask.update(a, gq[a:a + n_in], w[a:a + n_in], lr)
+        fused.fc_update(e, x, gs, lr)
+        thr_only.fc_update(e, x, gs, lr, w=w)
+        want = R.score_update(s0, gq, w, lr)
+        s0 = want
+        assert np.array_equal(s_row, want) and np.array_equal(s_fused, want), step
+        assert np.array_equal(s_thr, want), step
+        a, b = row_mask.state, fused.state
+        assert all(np.array_equal(a[f], b[f]) for f in a), step
+        assert np.array_equal(row_mask.w_eff, fused.w_eff), step
+        for m in (row_mask, fused, thr_only):
+            m.refresh()
+        assert row_mask.threshold == fused.threshold == thr_only.threshold, step
+        assert np.array_equal(fused.w_eff, np.where(R.compute_mask(s_fused, 800), w, 0)), step

@@ -363,6 +363,156 @@ static void bench_incremental(const char *shape, uint32_t n, uint32_t row)
     }
 }
 
+/* The fc layers' gradient and score update of one training step: "ref" the plain
+ * kernels, priot_fc_score_grad_ref of every row whose error is non-zero and
+ * priot_score_update_ref over it; "opt" the fused form (prune.h: the non-zero inputs
+ * listed once, priot_fc_score_update_mask per live row, the mask's counts kept current).
+ * fc_grad_update_2pass (opt only): the optimised two-pass form it replaces
+ * (priot_fc_score_grad into a gradient row, priot_score_update_mask over it). Not timed:
+ * the mask afterwards (ref: full recompute, opt: priot_mask_refresh); the CRC covers the
+ * scores and w_eff. "macs" counts the live rows' edges. */
+static int16_t fc_thr;   /* the threshold after the last fc_update_ref / _opt */
+static uint32_t fc_eq;
+
+static uint32_t fc_update_ref(const priot_layer_t *L, const int8_t *e, uint32_t lr,
+                              int16_t *sc, uint32_t k, uint64_t *cyc)
+{
+    const uint32_t n = L->in.c;
+    uint32_t o, edges = 0;
+    uint64_t t0 = board_cycles();
+    for (o = 0; o < L->out.c; o++)
+        if (e[o]) {
+            priot_fc_score_grad_ref(L, e, xbuf, o, o + 1u, gqbuf);
+            priot_score_update_ref(sc + o * n, L->w + o * n, gqbuf, n, lr);
+            edges += n;
+        }
+    *cyc += board_cycles() - t0;
+    priot_topk_threshold(sc, L->n_edges, k, hist, &fc_thr, &fc_eq);
+    priot_apply_mask(sc, L->w, L->n_edges, fc_thr, fc_eq, weff);
+    return edges;
+}
+
+static void fc_update_opt(const priot_layer_t *L, const int8_t *e, uint32_t lr, int16_t *sc,
+                          priot_mask_t *m, int two_pass, uint64_t *cyc)
+{
+    const uint32_t n = L->in.c;
+    priot_fc_inputs_t in;
+    uint32_t o;
+    uint64_t t0 = board_cycles();
+    if (!two_pass)
+        priot_fc_inputs(&in, L, xbuf, lr, accbuf);
+    for (o = 0; o < L->out.c; o++)
+        if (e[o]) {
+            if (two_pass) {
+                priot_fc_score_grad(L, e, xbuf, o, o + 1u, gqbuf);
+                priot_score_update_mask(sc + o * n, L->w + o * n, gqbuf, n, lr, m, o * n,
+                                        weff + o * n);
+            } else {
+                priot_fc_score_update_mask(&in, e, o, sc, m, m->has_win ? weff : (int8_t *)0);
+            }
+        }
+    *cyc += board_cycles() - t0;
+    priot_mask_refresh(m, sc, L->w, m->has_win ? weff : (int8_t *)0);
+    fc_thr = m->thr;
+    fc_eq = m->eq;
+}
+
+static void bench_fc_update(const char *shape, uint32_t n, uint32_t oc)
+{
+    priot_mask_t *m = (priot_mask_t *)maskmem;
+    priot_layer_t L = layer(PRIOT_LAYER_FC, n, 1, 1, oc);
+    uint32_t impl, edges = 0;
+    uint64_t cyc;
+    L.grad_shift = 0;   /* the tiny CNN's fc 784->32 */
+    seed(0xFC0u + n);
+    fill_act(xbuf, n);
+    fill_w(wbuf, L.n_edges);
+    fill_err(ebuf, oc, 1, 1, 0);
+    for (impl = 0; impl < 3; impl++) {
+        seed(0x777u);
+        fill_scores(scores, L.n_edges);
+        priot_mask_init(m, scores, L.n_edges, priot_n_keep(L.n_edges, 900), wbuf, weff);
+        cyc = 0;
+        if (impl == 0)
+            edges = fc_update_ref(&L, ebuf, 5, scores, priot_n_keep(L.n_edges, 900), &cyc);
+        else
+            fc_update_opt(&L, ebuf, 5, scores, m, impl == 2, &cyc);
+        report(impl == 2 ? "fc_grad_update_2pass" : "fc_grad_update", IMPL[impl != 0u], shape,
+               edges, cyc,
+               priot_crc32(priot_crc32_i16le(0, scores, L.n_edges), (const uint8_t *)weff,
+                           L.n_edges));
+    }
+}
+
+/* The fused fc update at its edges: every grad_shift class (0, 1, 4, 9, 15) and lr_shift
+ * (0, 1, 5, 12), inputs and errors of both signs up to -128 / 127, scores crowded into
+ * a few bins (ties, the window, bin changes) and at the int16 limits (saturation); 20
+ * steps with the mask refreshed after each, the CRC chained over every step's scores,
+ * threshold and w_eff; the rows _thr: the same with a threshold-only mask (no bitmap, no
+ * w_eff); _2pass: the two-pass form (priot_fc_score_grad + priot_score_update_mask,
+ * score_update_mask_m0.S on the firmware). Every opt against the same ref run. */
+static void bench_fc_update_edges(void)
+{
+    static const uint8_t gs[5] = {0, 1, 4, 9, 15}, lr[4] = {0, 1, 5, 12};
+    priot_mask_t *m = (priot_mask_t *)maskmem;
+    const uint32_t n = 300, oc = 8;
+    priot_layer_t L = layer(PRIOT_LAYER_FC, n, 1, 1, oc);
+    uint32_t impl, step, i, crc, edges;
+    uint64_t cyc;
+    seed(0xED6Eu);
+    for (i = 0; i < n; i++) {
+        const uint32_t r = rnd();
+        xbuf[i] = (r & 3u) == 0u ? 0 : (r & 3u) == 1u ? (int8_t)((r >> 4) & 0xFFu)
+                                     : (r >> 4) & 1u ? 127 : -128;
+    }
+    fill_w(wbuf, L.n_edges);
+    static const char *const NAME[5] = {"", "fc_grad_update_edges", "fc_grad_update_edges_thr",
+                                        "fc_grad_update_edges_2pass",
+                                        "fc_grad_update_edges_2pass_thr"};
+    uint32_t crc_thr = 0, crc_ref = 0, crc_ref_thr = 0, edges_ref = 0;
+    uint64_t cyc_ref = 0;
+    for (impl = 0; impl < 5; impl++) {
+        const int thr_only = impl == 2u || impl == 4u;
+        seed(0x5EEDu);
+        for (i = 0; i < L.n_edges; i++) {
+            const uint32_t r = rnd();
+            scores[i] = (r & 7u) == 0u ? ((r >> 3) & 1u ? 32767 : -32768)
+                                      : (int16_t)((int32_t)((r >> 4) & 0x3FFu) - 300);
+        }
+        priot_mask_init(m, scores, L.n_edges, priot_n_keep(L.n_edges, 700),
+                        thr_only ? (const int8_t *)0 : wbuf, thr_only ? (int8_t *)0 : weff);
+        crc = 0;
+        crc_thr = 0;
+        cyc = 0;
+        edges = 0;
+        for (step = 0; step < 20u; step++) {
+            L.grad_shift = gs[step % 5u];
+            for (i = 0; i < oc; i++) {
+                const uint32_t r = rnd();
+                ebuf[i] = (r & 3u) == 0u ? 0 : (r & 3u) == 1u ? (int8_t)((r >> 4) & 0xFFu)
+                                             : (r >> 4) & 1u ? 127 : -128;
+            }
+            if (impl == 0)
+                edges += fc_update_ref(&L, ebuf, lr[step % 4u], scores,
+                                       priot_n_keep(L.n_edges, 700), &cyc);
+            else
+                fc_update_opt(&L, ebuf, lr[step % 4u], scores, m, impl >= 3u, &cyc);
+            crc_thr = priot_crc32_i16le(crc_thr, scores, L.n_edges) ^ (uint16_t)fc_thr ^
+                      (fc_eq << 16);
+            crc = priot_crc32(crc_thr, (const uint8_t *)weff, L.n_edges);
+        }
+        if (impl == 0) {
+            crc_ref = crc;
+            crc_ref_thr = crc_thr;
+            edges_ref = edges;
+            cyc_ref = cyc;
+            continue;
+        }
+        report(NAME[impl], "ref", "n300-o8", edges_ref, cyc_ref, thr_only ? crc_ref_thr : crc_ref);
+        report(NAME[impl], "opt", "n300-o8", edges_ref, cyc, thr_only ? crc_thr : crc);
+    }
+}
+
 /* PRIOT-S: a layer's masked weights rebuilt from the flash weights (what a forward or a
  * backward pass of a layer costs it; priot_subset_apply) with 10% of the edges scored, for
  * both subset rules; "macs" counts the layer's edges. One implementation (the reference
@@ -554,6 +704,9 @@ int main(void)
     bench_updates("n25088-r784", 25088, 784);
     bench_incremental("n1152-r72", 1152, 72);
     bench_incremental("n25088-r784", 25088, 784);
+    bench_fc_update("n784-o32", 784, 32);
+    bench_fc_update("n32-o10", 32, 10);
+    bench_fc_update_edges();
     bench_subset("n1152", 1152);
     bench_subset("n25088", 25088);
     bench_requant_edges();

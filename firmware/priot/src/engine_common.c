@@ -70,7 +70,8 @@ const int8_t *priot_output_error(priot_session_t *s, const priot_layer_t *L, uin
 }
 
 void priot_static_train_step(priot_session_t *s, const uint8_t *image, uint32_t label,
-                             priot_row_update_fn update_row, void *ctx)
+                             priot_row_update_fn update_row, priot_fc_update_fn fc_update,
+                             void *ctx)
 {
     const priot_model_t *m = s->model;
     priot_train_stats_t *st = &s->stats;
@@ -96,17 +97,23 @@ void priot_static_train_step(priot_session_t *s, const uint8_t *image, uint32_t 
                 priot_fc_error_backward(L, e, w, s->err[cur ^ 1u], s->acc);
         }
         priot_charge(s, &st->backward, &mark);
-        /* gradient and update, one output row at a time; silent rows skipped */
-        for (o = 0; o < L->out.c; o++) {
-            if (priot_row_silent(L, e, o))
-                continue;
-            if (L->type == PRIOT_LAYER_CONV)
-                priot_conv3x3_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
-            else
-                priot_fc_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
-            priot_charge(s, &st->backward, &mark);
-            update_row(s, l, o, ctx);
+        if (fc_update && L->type != PRIOT_LAYER_CONV) {
+            /* the fc gradient fused into the update: its time is the update phase's */
+            fc_update(s, l, e, ctx);
             priot_charge(s, &st->update, &mark);
+        } else {
+            /* gradient and update, one output row at a time; silent rows skipped */
+            for (o = 0; o < L->out.c; o++) {
+                if (priot_row_silent(L, e, o))
+                    continue;
+                if (L->type == PRIOT_LAYER_CONV)
+                    priot_conv3x3_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
+                else
+                    priot_fc_score_grad(L, e, s->x[l], o, o + 1u, s->grad);
+                priot_charge(s, &st->backward, &mark);
+                update_row(s, l, o, ctx);
+                priot_charge(s, &st->update, &mark);
+            }
         }
         if (l > 0)
             cur ^= 1u;   /* err[cur] now holds the error of the layer's input */

@@ -102,12 +102,21 @@ static inline int priot_row_silent(const priot_layer_t *L, const int8_t *e, uint
  * (row_edges int16), to its trained state; ctx: the method's own per-step state. */
 typedef void (*priot_row_update_fn)(priot_session_t *s, uint32_t l, uint32_t o, void *ctx);
 
+/* A method's gradient and update of a whole fc layer l in one (the gradient fused into
+ * the update, not written to s->grad), from the error e of its y; the non-silent rows in
+ * increasing o. */
+typedef void (*priot_fc_update_fn)(priot_session_t *s, uint32_t l, const int8_t *e,
+                                   void *ctx);
+
 /* One training step with the static shifts (SEMANTICS.md "One training step"): forward
  * with the method's layer weights, loss, then from the last layer: the error routing,
  * the input's error with this step's weights, and each non-silent output row's gradient
- * handed to update_row in increasing o; finally s->ops->update_masks. */
+ * handed to update_row in increasing o, or, for an fc layer when fc_update is given,
+ * the layer to fc_update (its time, gradient included, charged to the update phase);
+ * finally s->ops->update_masks. */
 void priot_static_train_step(priot_session_t *s, const uint8_t *image, uint32_t label,
-                             priot_row_update_fn update_row, void *ctx);
+                             priot_row_update_fn update_row, priot_fc_update_fn fc_update,
+                             void *ctx);
 
 /* ---- engine_sgd.c: the RAM weight copy of the weight-training methods ------------ */
 

@@ -154,9 +154,24 @@ static void update_row_scores(priot_session_t *s, uint32_t l, uint32_t o, void *
                             row, s->cfg.lr_shift, s->mask[l], o * row, s->w_eff[l] + o * row);
 }
 
+/* An fc layer's gradient and score update in one (prune.h priot_fc_score_update_mask):
+ * the layer's non-zero inputs listed once in s->acc (in.c words, free after the layer's
+ * error backward), then the non-silent rows over the listed inputs only. */
+static void fc_update_scores(priot_session_t *s, uint32_t l, const int8_t *e, void *ctx)
+{
+    const priot_layer_t *L = &s->model->layers[l];
+    priot_fc_inputs_t in;
+    uint32_t o;
+    (void)ctx;
+    priot_fc_inputs(&in, L, s->x[l], s->cfg.lr_shift, s->acc);
+    for (o = 0; o < L->out.c; o++)
+        if (e[o])
+            priot_fc_score_update_mask(&in, e, o, s->scores[l], s->mask[l], s->w_eff[l]);
+}
+
 static void full_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
 {
-    priot_static_train_step(s, image, label, update_row_scores, (void *)0);
+    priot_static_train_step(s, image, label, update_row_scores, fc_update_scores, (void *)0);
 }
 
 /* PRIOT-S: the walk through a layer's scored edges (increasing edge index) during one
@@ -193,7 +208,8 @@ static void subset_train_step(priot_session_t *s, const uint8_t *image, uint32_t
 {
     subset_walk_t walk;
     walk.layer = PRIOT_MAX_LAYERS;
-    priot_static_train_step(s, image, label, update_row_subset, &walk);
+    priot_static_train_step(s, image, label, update_row_subset, (priot_fc_update_fn)0,
+                            &walk);
 }
 
 /* ------------------------------------------------------------------ checksum */

@@ -58,7 +58,8 @@ static void update_row_weights(priot_session_t *s, uint32_t l, uint32_t o, void 
 
 static void sgd_train_step(priot_session_t *s, const uint8_t *image, uint32_t label)
 {
-    priot_static_train_step(s, image, label, update_row_weights, (void *)0);
+    priot_static_train_step(s, image, label, update_row_weights, (priot_fc_update_fn)0,
+                            (void *)0);
 }
 
 const priot_method_ops_t priot_method_static_sgd = {

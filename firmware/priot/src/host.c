@@ -539,6 +539,24 @@ void priot_host_score_grad_range(uint32_t type, uint32_t in_c, uint32_t h, uint3
         KERNEL(priot_fc_score_grad)(&L, e_out, x, o_begin, o_end, gq);
 }
 
+/* An fc layer's score update with its gradient fused in (prune.h priot_fc_inputs,
+ * priot_fc_score_update_mask) on the incremental mask m: the rows o with e_out[o] != 0.
+ * scratch: in_n words. */
+void priot_host_fc_score_update_mask(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
+                                     uint32_t lr_shift, const int8_t *e_out, const int8_t *x,
+                                     const int8_t *wt, int16_t *s, void *m, int8_t *w_eff,
+                                     uint32_t *scratch)
+{
+    priot_layer_t L = priot_host_layer(PRIOT_LAYER_FC, in_n, 1, 1, out_n, 0, 0, 0, grad_shift,
+                                       wt, (const int32_t *)0);
+    priot_fc_inputs_t in;
+    uint32_t o;
+    priot_fc_inputs(&in, &L, x, lr_shift, scratch);
+    for (o = 0; o < out_n; o++)
+        if (e_out[o])
+            priot_fc_score_update_mask(&in, e_out, o, s, (priot_mask_t *)m, w_eff);
+}
+
 /* ------------------------------------------------------------------ NITI kernels (niti.h)
  * Optimised (niti.c) or, after priot_host_use_ref_kernels(1), the plain twins (niti_ref.c).
  * d: the input exponent above the static one (bias_rescale); conv: all out_c planes. */

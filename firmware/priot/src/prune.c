@@ -174,6 +174,28 @@ void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *i
         *idx = ++*j < it->k ? priot_subset_next(it) : 0xFFFFFFFFu;
     }
 }
+
+/* The plain form: no list; the scratch holds the row's gradient. */
+void priot_fc_inputs(priot_fc_inputs_t *in, const priot_layer_t *L, const int8_t *x,
+                     uint32_t lr_shift, uint32_t *scratch)
+{
+    in->list = scratch;
+    in->count = 0;
+    in->grad_shift = L->grad_shift;
+    in->lr_shift = lr_shift;
+    in->L = L;
+    in->x = x;
+}
+
+void priot_fc_score_update_mask(const priot_fc_inputs_t *in, const int8_t *e_out, uint32_t o,
+                                int16_t *s, priot_mask_t *m, int8_t *w_eff)
+{
+    const uint32_t n = in->L->in.c, first = o * n;
+    int16_t *gq = (int16_t *)in->list;
+    priot_fc_score_grad(in->L, e_out, in->x, o, o + 1u, gq);
+    priot_score_update_mask(s + first, in->L->w + first, gq, n, in->lr_shift, m, first,
+                            w_eff ? w_eff + first : (int8_t *)0);
+}
 #else
 /* lo = the low-byte histogram of the scores in bin m->bin (one pass). */
 static void mask_build_lo(priot_mask_t *m, const int16_t *s)
@@ -394,7 +416,39 @@ void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uin
 {
     priot_score_update_mask_m0(s, w, gq, n, lr_shift, m, first, w_eff);
 }
+
+/* fc_score_update_mask_m0.S: fc_score_update_mask_row below in Thumb-1 (the C is its
+ * spec). It reads *in at fixed offsets too: */
+typedef char priot_fc_inputs_layout_check[(offsetof(priot_fc_inputs_t, list) == 0 &&
+                                           offsetof(priot_fc_inputs_t, count) == 4 &&
+                                           offsetof(priot_fc_inputs_t, grad_shift) == 8 &&
+                                           offsetof(priot_fc_inputs_t, lr_shift) == 12)
+                                              ? 1
+                                              : -1];
+void priot_fc_score_update_mask_m0(int16_t *s, const int8_t *w, const priot_fc_inputs_t *in,
+                                   int32_t ev, priot_mask_t *m, uint32_t first,
+                                   int8_t *w_eff);
+#define fc_score_update_mask_row priot_fc_score_update_mask_m0
 #else
+/* A changed score of edge i (bitmap index) moved from key ko to kn: with a bitmap, the
+ * window's bit and dirty flag, or *w_eff at once (wv: its weight) for an edge that leaves
+ * the window or crosses it. */
+static inline void window_step(priot_mask_t *m, uint32_t *bits, uint32_t wlo, uint32_t span,
+                               uint32_t i, uint32_t ko, uint32_t kn, int8_t *w_eff, int8_t wv)
+{
+    const uint32_t in_o = ko - wlo <= span, in_n = kn - wlo <= span;
+    if (in_n) {   /* w_eff at the refresh */
+        bits[i >> 5] |= 1u << (i & 31u);
+        m->dirty = 1;
+    } else if (in_o || (ko > wlo) != (kn > wlo)) {
+        if (in_o) {
+            bits[i >> 5] &= ~(1u << (i & 31u));
+            m->dirty = 1;
+        }
+        *w_eff = kn > wlo ? wv : 0;
+    }
+}
+
 PRIOT_HOT void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq,
                                        uint32_t n, uint32_t lr_shift, priot_mask_t *m,
                                        uint32_t first, int8_t *w_eff)
@@ -407,21 +461,60 @@ PRIOT_HOT void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_
         if (!score_step(s + j, gq[j], w[j], half, lr_shift, &ko, &kn))
             continue;
         move_counts(m, ko, kn);
-        if (bits) {
-            const uint32_t in_o = ko - wlo <= span, in_n = kn - wlo <= span;
-            const uint32_t i = first + j;
-            if (in_n) {   /* w_eff at the refresh */
-                bits[i >> 5] |= 1u << (i & 31u);
-                m->dirty = 1;
-            } else if (in_o || (ko > wlo) != (kn > wlo)) {
-                if (in_o) {
-                    bits[i >> 5] &= ~(1u << (i & 31u));
-                    m->dirty = 1;
-                }
-                w_eff[j] = kn > wlo ? w[j] : 0;
-            }
-        }
+        if (bits)
+            window_step(m, bits, wlo, span, first + j, ko, kn, w_eff + j, w[j]);
+    }
+}
+
+/* The row's update over the listed inputs only: gq = (ev x + 2^(gs-1)) >> gs is
+ * priot_fc_score_grad's value (|ev x| <= 2^14: no overflow, no saturation), and the
+ * edges with x == 0 (gq == 0) are exactly the ones priot_score_update_mask leaves alone. */
+static PRIOT_HOT void fc_score_update_mask_row(int16_t *s, const int8_t *w,
+                                               const priot_fc_inputs_t *in, int32_t ev,
+                                               priot_mask_t *m, uint32_t first, int8_t *w_eff)
+{
+    const uint32_t lr_shift = in->lr_shift, gs = in->grad_shift;
+    const int32_t half = lr_shift ? (int32_t)1 << (lr_shift - 1u) : 0;
+    const int32_t ghalf = gs ? (int32_t)1 << (gs - 1u) : 0;
+    uint32_t *const bits = m->has_win ? m->in_win : (uint32_t *)0;
+    const uint32_t wlo = m->win_lo, span = m->win_span;
+    const uint32_t *p = in->list, *const end = p + in->count;
+    uint32_t ko, kn;
+    for (; p < end; p++) {
+        const uint32_t i = *p & 0xFFFFu;
+        const int32_t g = (ev * ((int32_t)*p >> 16) + ghalf) >> gs;
+        if (!score_step(s + i, g, w[i], half, lr_shift, &ko, &kn))
+            continue;
+        move_counts(m, ko, kn);
+        if (bits)
+            window_step(m, bits, wlo, span, first + i, ko, kn, w_eff + i, w[i]);
     }
 }
 #endif /* PRIOT_ASM_M0 */
+
+PRIOT_HOT void priot_fc_inputs(priot_fc_inputs_t *in, const priot_layer_t *L, const int8_t *x,
+                               uint32_t lr_shift, uint32_t *scratch)
+{
+    const uint32_t n = L->in.c;
+    uint32_t i, *p = scratch;
+    for (i = 0; i < n; i++) {
+        const int32_t v = x[i];
+        if (v)
+            *p++ = (uint32_t)v << 16 | i;
+    }
+    in->list = scratch;
+    in->count = (uint32_t)(p - scratch);
+    in->grad_shift = L->grad_shift;
+    in->lr_shift = lr_shift;
+    in->L = L;
+    in->x = x;
+}
+
+void priot_fc_score_update_mask(const priot_fc_inputs_t *in, const int8_t *e_out, uint32_t o,
+                                int16_t *s, priot_mask_t *m, int8_t *w_eff)
+{
+    const uint32_t first = o * in->L->in.c;
+    fc_score_update_mask_row(s + first, in->L->w + first, in, e_out[o], m, first,
+                             w_eff ? w_eff + first : (int8_t *)0);
+}
 #endif

@@ -16,56 +16,62 @@
  * high byte stays the same and is not B touches nothing else (it cannot be in the window
  * and keeps its side).
  *
+ * Scores are compared in their signed form (as in fc_score_update_mask_m0.S): the key's
+ * high byte u >> 8 is (s >> 8) + 128, so B is kept as B - 128, the window's low end as
+ * win_lo - 32768, and the low byte u & 255 = s & 255. Without a bitmap the window is
+ * [-2^30, -2^30]: below every score, so no edge is ever in it or crosses it.
+ *
  * priot_mask_t offsets (checked in prune.c): bin 8, win_lo 12, win_span 16, dirty 26,
  * has_win 32, above 36, in_bin 40, lo 44, in_win 1068.
  *
  * Registers: r0 s, r1 w, r2 gq, r3 byte index 2j (counting up), r4-r7 temporaries,
- * r8 end (2n), r9 half, r10 lr_shift, r11 bin. Stack frame (sp): 0 lo, 8 bitmap
- * (0 without one), 12 win_lo, 16 win_span, 20 first, 24 w_eff, 28 m.
- * Cost: zero gq 8 cycles; zero step 16-20; a changed score outside the threshold bin 38. */
+ * r8 end (2n), r9 half, r10 lr_shift, r11 B - 128, r12 lo, lr win_span. Stack frame
+ * (sp): 4 bitmap, 8 win_lo - 32768, 16 first, 20 w_eff, 24 m.
+ * Cost: zero gq 9 cycles; zero step 17; a changed score outside the threshold bin 31. */
     .syntax unified
     .cpu cortex-m0plus
     .thumb
 #include "m0_macros.inc"
 
-/* [table + 4 r6] op= 1 for the table whose address is at [sp, #off]; clobbers r6, r7 */
-    .macro count_op off, op
-    lsls r6, r6, #2
-    ldr r7, [sp, #\off]
-    adds r6, r7
-    ldr r7, [r6]
-    \op r7, #1
-    str r7, [r6]
+/* lo[reg & 255] op= 1; clobbers r4, r5 */
+    .macro lo_op reg, op
+    uxtb r4, \reg
+    lsls r4, r4, #2
+    add r4, r12
+    ldr r5, [r4]
+    \op r5, #1
+    str r5, [r4]
     .endm
 
-/* the m field at offset off (m in r7) op= 1; clobbers r6 */
+/* the m field at offset off op= 1; clobbers r4, r5 */
     .macro field_op off, op
-    ldr r6, [r7, #\off]
-    \op r6, #1
-    str r6, [r7, #\off]
+    ldr r5, [sp, #24]
+    ldr r4, [r5, #\off]
+    \op r4, #1
+    str r4, [r5, #\off]
     .endm
 
-/* bit first + j of the bitmap: r6 its word's address, r7 the word, r5 the bit's mask */
+/* bit first + j of the bitmap: r6 its word's address, r5 the word, r4 the bit's mask */
     .macro bit_locate
     lsrs r6, r3, #1
-    ldr r7, [sp, #20]
-    adds r6, r7
-    movs r7, #31
-    ands r7, r6
+    ldr r5, [sp, #16]
+    adds r6, r5
+    movs r5, #31
+    ands r5, r6
+    movs r4, #1
+    lsls r4, r5
     lsrs r6, r6, #5
     lsls r6, r6, #2
-    movs r5, #1
-    lsls r5, r7
-    ldr r7, [sp, #8]
-    adds r6, r7
-    ldr r7, [r6]
+    ldr r5, [sp, #4]
+    adds r6, r5
+    ldr r5, [r6]
     .endm
 
-/* m->dirty = 1; clobbers r6, r7 */
+/* m->dirty = 1; clobbers r5, r6 */
     .macro set_dirty
-    ldr r6, [sp, #28]
-    movs r7, #1
-    strh r7, [r6, #26]
+    ldr r6, [sp, #24]
+    movs r5, #1
+    strh r5, [r6, #26]
     .endm
 
     .section .text.priot_score_update_mask_m0, "ax", %progbits
@@ -89,27 +95,37 @@ priot_score_update_mask_m0:
     lsls r5, r4                /* half = 1 << (lr_shift - 1) */
 1:  mov r9, r5
     ldr r4, [sp, #72]          /* m */
-    str r4, [sp, #28]
-    ldr r5, [r4, #8]
-    mov r11, r5                /* bin */
-    movs r5, #12
-    adds r5, r4
-    ldm r5!, {r6, r7}          /* win_lo, win_span */
-    str r6, [sp, #12]
-    str r7, [sp, #16]
+    str r4, [sp, #24]
+    ldr r5, [r4, #8]           /* bin */
+    subs r5, #128
+    mov r11, r5                /* B - 128: the bin as a signed high byte */
     movs r5, #44
     adds r5, r4
-    str r5, [sp, #0]           /* lo */
+    mov r12, r5                /* lo */
     ldr r6, [r4, #32]          /* has_win */
     cmp r6, #0
-    beq 2f
-    ldr r6, =1068
+    bne 2f
+    str r6, [sp, #4]           /* no bitmap: the window [-2^30, -2^30], below all */
+    mov lr, r6
+    movs r5, #1
+    lsls r5, r5, #30
+    rsbs r5, r5, #0
+    str r5, [sp, #8]
+    b 3f
+2:  ldr r6, =1068
     adds r6, r4                /* in_win */
-2:  str r6, [sp, #8]
-    add r5, sp, #76
+    str r6, [sp, #4]
+    ldr r5, [r4, #12]          /* win_lo */
+    movs r6, #128
+    lsls r6, r6, #8
+    subs r5, r5, r6
+    str r5, [sp, #8]           /* win_lo - 32768 */
+    ldr r5, [r4, #16]
+    mov lr, r5                 /* win_span */
+3:  add r5, sp, #76
     ldm r5!, {r6, r7}          /* first, w_eff */
-    str r6, [sp, #20]
-    str r7, [sp, #24]
+    str r6, [sp, #16]
+    str r7, [sp, #20]
     movs r3, #0
     cmp r3, r8
     bhs .Ldone
@@ -117,7 +133,27 @@ priot_score_update_mask_m0:
 .Lloop:
     ldrsh r4, [r2, r3]         /* g */
     cmp r4, #0
-    bne .Lnz
+    beq .Lnext
+    lsrs r5, r3, #1
+    ldrsb r5, [r1, r5]         /* w[j] */
+    muls r4, r5                /* g * w (0: the step below is 0 too) */
+    add r4, r9
+    mov r5, r10
+    asrs r4, r5                /* step */
+    beq .Lnext
+    ldrsh r6, [r0, r3]         /* old */
+    subs r7, r6, r4            /* r = old - step */
+    sxth r5, r7
+    cmp r5, r7
+    bne .Lsat                  /* r outside int16 */
+.Lchanged:                     /* r6 old, r7 new score; r4, r5 free */
+    strh r7, [r0, r3]
+    eors r6, r7                /* old ^ new */
+    asrs r5, r6, #8
+    bne .Ldiffbin              /* the high bytes differ */
+    asrs r5, r7, #8
+    cmp r5, r11
+    beq .Linbin                /* both in the threshold bin */
 .Lnext:
     adds r3, #2
     cmp r3, r8
@@ -126,111 +162,74 @@ priot_score_update_mask_m0:
     add sp, #32
     m0_restore_r4_r11_return
 
-.Lnz:
-    lsrs r5, r3, #1
-    ldrsb r5, [r1, r5]         /* w[j] */
-    muls r4, r5                /* g * w; Z: zero step */
-    beq .Lnext
-    add r4, r9
-    mov r5, r10
-    asrs r4, r5                /* step */
-    beq .Lnext
-    ldrsh r5, [r0, r3]         /* old */
-    subs r6, r5, r4            /* r = old - step */
-    movs r7, #128
-    lsls r7, #8                /* 0x8000 */
-    adds r4, r6, r7            /* kn = r + 32768 */
-    lsrs r7, r4, #16           /* r outside int16 */
-    bne .Lsat
-.Lchanged:                     /* r4 kn, r5 old, r6 new score */
-    strh r6, [r0, r3]
-    subs r7, r4, r6            /* 32768 */
-    adds r5, r5, r7            /* ko */
-    movs r6, r4
-    eors r6, r5
-    lsrs r6, r6, #8
-    bne .Ldiffbin
-    lsrs r6, r5, #8
-    cmp r6, r11
-    bne .Lnext                 /* same high byte, not the threshold bin */
-    uxtb r6, r5                /* lo[ko & 255]--, lo[kn & 255]++ */
-    count_op 0, subs
-    uxtb r6, r4
-    count_op 0, adds
-    b .Lwindow
-
-.Lsat:                         /* r6 = r out of range: saturate, unchanged if == old */
-    movs r4, #0
-    cmp r6, #0
+.Lsat:                         /* saturate r7; unchanged if == old */
+    movs r5, #128
+    lsls r5, r5, #8            /* 32768 */
+    cmp r7, #0
     blt 3f
-    ldr r4, =65535
-3:  movs r7, #128
-    lsls r7, #8
-    subs r6, r4, r7            /* -32768 or 32767 */
-    cmp r6, r5
+    subs r7, r5, #1            /* 32767 */
+    b 4f
+3:  rsbs r7, r5, #0            /* -32768 */
+4:  cmp r7, r6
     beq .Lnext
     b .Lchanged
 
-.Ldiffbin:                     /* the old key's side: lo and in_bin, or above */
-    lsrs r6, r5, #8
-    cmp r6, r11
+.Ldiffbin:                     /* r6 old ^ new: the old score's side, then the new one's */
+    eors r6, r7                /* old */
+    asrs r5, r6, #8
+    cmp r5, r11
     beq 6f
-    bls 7f                     /* below the bin: no count */
-    ldr r7, [sp, #28]
+    blt 7f                     /* below the bin: no count */
     field_op 36, subs          /* above-- */
     b 7f
-6:  ldr r7, [sp, #28]
-    field_op 40, subs          /* in_bin-- */
-    uxtb r6, r5
-    count_op 0, subs           /* lo[ko & 255]-- */
-7:  lsrs r6, r4, #8            /* the new key's side */
-    cmp r6, r11
+6:  field_op 40, subs          /* in_bin-- */
+    lo_op r6, subs             /* lo[old & 255]-- */
+7:  asrs r5, r7, #8
+    cmp r5, r11
     beq 8f
-    bls .Lwindow
-    ldr r7, [sp, #28]
+    blt .Lwindow
     field_op 36, adds          /* above++ */
     b .Lwindow
-8:  ldr r7, [sp, #28]
-    field_op 40, adds          /* in_bin++ */
-    uxtb r6, r4
-    count_op 0, adds           /* lo[kn & 255]++ */
+8:  field_op 40, adds          /* in_bin++ */
+    lo_op r7, adds             /* lo[new & 255]++ */
+    b .Lwindow
 
-.Lwindow:                      /* r4 kn, r5 ko */
-    ldr r7, [sp, #8]
-    cmp r7, #0
-    beq .Lnext                 /* no bitmap: threshold only */
-    ldr r6, [sp, #12]
-    subs r4, r4, r6            /* kn - win_lo: > 0 above, < 0 below (when outside) */
-    subs r5, r5, r6            /* ko - win_lo */
-    ldr r6, [sp, #16]
-    cmp r4, r6
+.Linbin:                       /* r6 old ^ new */
+    eors r6, r7                /* old */
+    lo_op r6, subs
+    lo_op r7, adds
+.Lwindow:                      /* r6 old, r7 new; r4, r5 free */
+    ldr r5, [sp, #8]
+    subs r6, r6, r5            /* old - win_lo: > 0 above, < 0 below (when outside) */
+    subs r7, r7, r5            /* new - win_lo */
+    cmp r7, lr                 /* win_span */
     bls .Lin_new
-    cmp r5, r6
+    cmp r6, lr
     bls .Lleave
-    movs r7, r4                /* both outside: sides differ? */
-    eors r7, r5
+    movs r5, r7                /* both outside: sides differ? */
+    eors r5, r6
     bpl .Lnext
     b .Lweff
 
 .Lleave:                       /* clear bit first + j, dirty */
     bit_locate
-    bics r7, r5
-    str r7, [r6]
+    bics r5, r4
+    str r5, [r6]
     set_dirty
-.Lweff:                        /* w_eff[j] = kn above the window ? w[j] : 0 */
+.Lweff:                        /* w_eff[j] = new above the window ? w[j] : 0 */
     lsrs r6, r3, #1
     movs r5, #0
-    cmp r4, #0
+    cmp r7, #0
     ble 5f
     ldrb r5, [r1, r6]
-5:  ldr r7, [sp, #24]
-    strb r5, [r7, r6]
+5:  ldr r4, [sp, #20]
+    strb r5, [r4, r6]
     b .Lnext
 
 .Lin_new:                      /* set bit first + j, dirty; w_eff at the refresh */
     bit_locate
-    orrs r7, r5
-    str r7, [r6]
+    orrs r5, r4
+    str r5, [r6]
     set_dirty
     b .Lnext
 

@@ -142,6 +142,8 @@ _SIGNATURES = {
     "priot_mask_init": (None, [_P, _P, _U32, _U32, _P, _P]),
     "priot_mask_refresh": (None, [_P, _P, _P, _P]),
     "priot_score_update_mask": (None, [_P, _P, _P, _U32, _U32, _P, _U32, _P]),
+    "priot_host_fc_score_update_mask": (None, [_U32, _U32, _U32, _U32, _P, _P, _P, _P, _P,
+                                                _P, _P]),
     "priot_crc32": (_U32, [_U32, _P, _U32]),
     "priot_status_str": (C.c_char_p, [C.c_int]),
 }
@@ -786,6 +788,20 @@ class IncrementalMask:
         load().priot_score_update_mask(_ptr(s), _ptr(ww), _ptr(g), g.size, lr_shift,
                                        _ptr(self._mem), first,
                                        None if self.w_eff is None else _ptr(self.w_eff[first:]))
+
+    def fc_update(self, e_out, x, grad_shift: int, lr_shift: int, w=None) -> None:
+        """The scores are an fc layer's (out x in; w its weights, default self.w): its
+        gradient (fc_score_grad of e_out, x) fused into the update of every row with
+        e_out != 0 (prune.h priot_fc_score_update_mask)."""
+        e, xx = _buf(e_out, np.int8).reshape(-1), _buf(x, np.int8).reshape(-1)
+        ww = self.w if w is None else _buf(w, np.int8).reshape(-1)
+        if ww is None or ww.size != self.n or e.size * xx.size != self.n:
+            raise ValueError("fc_update needs the layer's weights and out x in scores")
+        scratch = np.zeros(max(xx.size, 1), dtype=np.uint32)
+        load().priot_host_fc_score_update_mask(
+            xx.size, e.size, grad_shift, lr_shift, _ptr(e), _ptr(xx), _ptr(ww),
+            _ptr(self.scores), _ptr(self._mem),
+            None if self.w_eff is None else _ptr(self.w_eff), _ptr(scratch))
 
     def refresh(self) -> None:
         load().priot_mask_refresh(_ptr(self._mem), _ptr(self.scores),

@@ -127,6 +127,13 @@ void priot_host_conv_score_grad(uint32_t in_c, uint32_t h, uint32_t w, uint32_t 
                                 int16_t *gq);
 void priot_host_fc_score_grad(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
                               const int8_t *e_out, const int8_t *x, int16_t *gq);
+/* An fc layer's score update with the gradient fused in (prune.h priot_fc_inputs /
+ * priot_fc_score_update_mask) on m (a priot_mask_t; w_eff NULL without its bitmap): every
+ * row o with e_out[o] != 0; scratch: in_n words. */
+void priot_host_fc_score_update_mask(uint32_t in_n, uint32_t out_n, uint32_t grad_shift,
+                                     uint32_t lr_shift, const int8_t *e_out, const int8_t *x,
+                                     const int8_t *wt, int16_t *s, void *m, int8_t *w_eff,
+                                     uint32_t *scratch);
 
 /* Single-kernel entry points (host.c) call the optimised kernels, or the reference
  * kernels (kernels_ref.h) while priot_host_use_ref_kernels(1) is in effect. */

@@ -7,6 +7,7 @@
 #define PRIOT_PRUNE_H
 #include <stdint.h>
 #include "priot/subset.h"
+#include "priot/types.h"
 
 /* max(1, floor(n * keep_permille / 1000)) without 32-bit overflow. */
 uint32_t priot_n_keep(uint32_t n, uint32_t keep_permille);
@@ -86,6 +87,35 @@ void priot_mask_refresh(priot_mask_t *m, const int16_t *s, const int8_t *w, int8
 void priot_score_update_mask(int16_t *s, const int8_t *w, const int16_t *gq, uint32_t n,
                              uint32_t lr_shift, priot_mask_t *m, uint32_t first,
                              int8_t *w_eff);
+
+/* ---- fc layers: the score gradient fused into the update ----
+ * For an fc layer the gradient of edge (o, i) is gq = sat16(round_shift(e[o] * x[i],
+ * grad_shift)) (priot_fc_score_grad), which is 0 where x[i] == 0, and a zero gradient
+ * leaves the score, the counts, the bitmap and w_eff as they are. So the update of row o
+ * needs only the inputs i with x[i] != 0: listed once per layer and step
+ * (priot_fc_inputs), then walked for every row whose error is non-zero
+ * (priot_fc_score_update_mask), with no gradient row written. The REF=1 build keeps the
+ * two plain steps (priot_fc_score_grad into the scratch, priot_score_update_mask). */
+typedef struct {
+    uint32_t *list;          /* (uint32_t)x[i] << 16 | i for every x[i] != 0, i increasing
+                                (REF=1 build: the scratch of the gradient row) */
+    uint32_t count;          /* entries in list */
+    uint32_t grad_shift, lr_shift;
+    const priot_layer_t *L;  /* the fc layer (in.c <= 65535 inputs) */
+    const int8_t *x;         /* its input */
+} priot_fc_inputs_t;
+
+/* Fill *in for fc layer L, its input x and the step's lr_shift; scratch: L->in.c words,
+ * which hold the list until the layer's last priot_fc_score_update_mask. */
+void priot_fc_inputs(priot_fc_inputs_t *in, const priot_layer_t *L, const int8_t *x,
+                     uint32_t lr_shift, uint32_t *scratch);
+
+/* Row o of the layer (e_out[o] != 0): the same scores s, counts, bitmap, dirty flag and
+ * w_eff as priot_fc_score_grad(L, e_out, x, o, o + 1, gq) followed by
+ * priot_score_update_mask(s + o n, L->w + o n, gq, n, lr_shift, m, o n, w_eff + o n)
+ * (n = L->in.c). s and w_eff (NULL without a bitmap) are the layer's. */
+void priot_fc_score_update_mask(const priot_fc_inputs_t *in, const int8_t *e_out, uint32_t o,
+                                int16_t *s, priot_mask_t *m, int8_t *w_eff);
 
 /* PRIOT-S: priot_score_update_mask (threshold-only state) for the scored edges of one
  * output row [row_begin, row_end) of the layer. *idx is the edge index of subset position
