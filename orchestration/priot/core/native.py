@@ -22,7 +22,7 @@ from . import blob as blobmod
 from . import methods
 from ..paths import DEFAULT_BUILD, FIRMWARE_DIR
 
-API_VERSION = 1
+API_VERSION = 2
 
 
 class NativeError(RuntimeError):

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "priot/engine.h"
 
-#define PRIOT_HOST_API_VERSION 1
+#define PRIOT_HOST_API_VERSION 2
 
 typedef struct {
     int32_t status;                /* priot_status_t */
