@@ -23,12 +23,7 @@
     add \acc, r7
     .endm
 
-    .section .text.priot_fc_dot4_m0, "ax", %progbits
-    .align 2
-    .global priot_fc_dot4_m0
-    .type priot_fc_dot4_m0, %function
-    .thumb_func
-priot_fc_dot4_m0:
+    m0_function priot_fc_dot4_m0
     m0_save_r4_r11
     push {r3}                  /* a */
     ldm r3!, {r4-r7}           /* the four accumulators */

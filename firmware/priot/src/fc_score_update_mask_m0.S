@@ -48,13 +48,7 @@
     str r5, [r4]
     .endm
 
-/* the m field at offset off op= 1; clobbers r4, r5 */
-    .macro field_op off, op
-    ldr r5, [sp, #24]
-    ldr r4, [r5, #\off]
-    \op r4, #1
-    str r4, [r5, #\off]
-    .endm
+#include "score_mask_m0.inc"
 
 /* r4 = i again, from the list entry just read (the counts clobber r4) */
     .macro reload_i
@@ -78,13 +72,6 @@
     ldr r5, [sp, #4]
     adds r6, r5
     ldr r5, [r6]
-    .endm
-
-/* m->dirty = 1; clobbers r5, r6 */
-    .macro set_dirty
-    ldr r6, [sp, #24]
-    movs r5, #1
-    strh r5, [r6, #26]
     .endm
 
 /* The row loop; round: grad_shift > 0. */
@@ -125,46 +112,12 @@
     b .Lreturn
 
 .Lsat\sfx:                     /* saturate r7; unchanged if == old */
-    movs r5, #128
-    lsls r5, r5, #8            /* 32768 */
-    cmp r7, #0
-    blt 3f
-    subs r7, r5, #1            /* 32767 */
-    b 4f
-3:  rsbs r7, r5, #0            /* -32768 */
-4:  cmp r7, r6
-    beq .Lnext\sfx
-    b .Lchanged\sfx
+    saturate_score .Lnext\sfx, .Lchanged\sfx
 
-.Ldiffbin\sfx:                 /* r6 old ^ new: the old score's side, then the new one's */
-    eors r6, r7                /* old */
-    asrs r5, r6, #8
-    cmp r5, lr
-    beq 6f
-    blt 7f                     /* below the bin: no count */
-    field_op 36, subs          /* above-- */
-    b 7f
-6:  field_op 40, subs          /* in_bin-- */
-    lo_op r6, subs, \round     /* lo[old & 255]-- */
-7:  asrs r5, r7, #8
-    cmp r5, lr
-    beq 8f
-    blt .Lwindow\sfx
-    field_op 36, adds          /* above++ */
-    b .Lwindow\sfx
-8:  field_op 40, adds          /* in_bin++ */
-    lo_op r7, adds, \round     /* lo[new & 255]++ */
-    b .Lwindow\sfx
-
-.Linbin\sfx:                   /* r6 old ^ new */
-    eors r6, r7                /* old */
-    lo_op r6, subs, \round
-    lo_op r7, adds, \round
+    move_counts lr, \round, .Ldiffbin\sfx, .Linbin\sfx, .Lwindow\sfx
 .Lwindow\sfx:                  /* r6 old, r7 new; r4, r5 free (no bitmap: a window
                                   below every score, nothing happens) */
-    ldr r5, [sp, #8]
-    subs r6, r6, r5            /* old - win_lo: > 0 above, < 0 below (when outside) */
-    subs r7, r7, r5            /* new - win_lo */
+    window_offsets
     .if \round
     ldr r5, [sp, #12]          /* win_span */
     cmp r7, r5
@@ -208,12 +161,7 @@
     b .Lnext\sfx
     .endm
 
-    .section .text.priot_fc_score_update_mask_m0, "ax", %progbits
-    .align 2
-    .global priot_fc_score_update_mask_m0
-    .type priot_fc_score_update_mask_m0, %function
-    .thumb_func
-priot_fc_score_update_mask_m0:
+    m0_function priot_fc_score_update_mask_m0
     m0_save_r4_r11
     sub sp, #32
     /* stack arguments: sp + 32 + 36 */
@@ -254,27 +202,7 @@ priot_fc_score_update_mask_m0:
     movs r5, #44
     adds r5, r4
     str r5, [sp, #0]           /* lo */
-    ldr r6, [r4, #32]          /* has_win */
-    cmp r6, #0
-    bne 2f
-    str r6, [sp, #4]           /* no bitmap: the window [-2^30, -2^30], below all */
-    str r6, [sp, #12]
-    movs r5, #1
-    lsls r5, r5, #30
-    rsbs r5, r5, #0
-    str r5, [sp, #8]
-    b 3f
-2:  ldr r6, =1068
-    adds r6, r4                /* in_win */
-    str r6, [sp, #4]
-    ldr r5, [r4, #12]          /* win_lo */
-    movs r6, #128
-    lsls r6, r6, #8
-    subs r5, r5, r6
-    str r5, [sp, #8]           /* win_lo - 32768 */
-    ldr r5, [r4, #16]
-    str r5, [sp, #12]          /* win_span */
-3:
+    window_setup stack
     add r5, sp, #72
     ldm r5!, {r6, r7}          /* first, w_eff */
     str r6, [sp, #16]

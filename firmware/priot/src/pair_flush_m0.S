@@ -15,6 +15,7 @@
     .syntax unified
     .cpu cortex-m0plus
     .thumb
+#include "m0_macros.inc"
 
     .macro flush_one
     ldr r3, [r1]
@@ -29,12 +30,7 @@
     stm r1!, {r7}
     .endm
 
-    .section .text.priot_pair_flush_m0, "ax", %progbits
-    .align 2
-    .global priot_pair_flush_m0
-    .type priot_pair_flush_m0, %function
-    .thumb_func
-priot_pair_flush_m0:
+    m0_function priot_pair_flush_m0
     push {r4-r7, lr}
     movs r7, #0
     lsrs r2, r2, #1            /* pairs of elements; carry = n odd */

@@ -33,12 +33,7 @@
 /* The function \name; gap 1: the accumulators are every other word (a channel of an
  * interleaved pair, kernels_opt.h): one ADDS r0, #4 after each STM. */
     .macro plane3_rows name, gap
-    .section .text.\name, "ax", %progbits
-    .align 2
-    .global \name
-    .type \name, %function
-    .thumb_func
-\name:
+    m0_function \name
     m0_save_r4_r11
     ldr r4, [sp, #36]          /* W (5th argument) */
     mov r10, r4

@@ -51,12 +51,7 @@
     stm r0!, {r3, r7}
     .endm
 
-    .section .text.priot_plane3_pair_rows_m0, "ax", %progbits
-    .align 2
-    .global priot_plane3_pair_rows_m0
-    .type priot_plane3_pair_rows_m0, %function
-    .thumb_func
-priot_plane3_pair_rows_m0:
+    m0_function priot_plane3_pair_rows_m0
     m0_save_r4_r11
     ldr r4, [sp, #36]          /* W (5th argument) */
     mov r11, r4

@@ -135,6 +135,18 @@ uint32_t priot_mask_bytes(uint32_t n, int with_bitmap)
     return (uint32_t)sizeof(priot_mask_t) + (with_bitmap ? 4u * bitmap_words(n) : 0u);
 }
 
+/* The fields of a layer's input list, shared by both forms of priot_fc_inputs. */
+static void fc_inputs_set(priot_fc_inputs_t *in, const priot_layer_t *L, const int8_t *x,
+                          uint32_t lr_shift, uint32_t *list, uint32_t count)
+{
+    in->list = list;
+    in->count = count;
+    in->grad_shift = L->grad_shift;
+    in->lr_shift = lr_shift;
+    in->L = L;
+    in->x = x;
+}
+
 #if defined(PRIOT_REFERENCE_KERNELS) && PRIOT_REFERENCE_KERNELS
 /* make REF=1: the plain form, a full recompute after every step (two histogram passes and
  * the apply over all edges) and the plain score update: the "before" of invoke bench. */
@@ -179,12 +191,7 @@ void priot_subset_score_update(priot_subset_iter_t *it, uint32_t *j, uint32_t *i
 void priot_fc_inputs(priot_fc_inputs_t *in, const priot_layer_t *L, const int8_t *x,
                      uint32_t lr_shift, uint32_t *scratch)
 {
-    in->list = scratch;
-    in->count = 0;
-    in->grad_shift = L->grad_shift;
-    in->lr_shift = lr_shift;
-    in->L = L;
-    in->x = x;
+    fc_inputs_set(in, L, x, lr_shift, scratch, 0u);
 }
 
 void priot_fc_score_update_mask(const priot_fc_inputs_t *in, const int8_t *e_out, uint32_t o,
@@ -502,12 +509,7 @@ PRIOT_HOT void priot_fc_inputs(priot_fc_inputs_t *in, const priot_layer_t *L, co
         if (v)
             *p++ = (uint32_t)v << 16 | i;
     }
-    in->list = scratch;
-    in->count = (uint32_t)(p - scratch);
-    in->grad_shift = L->grad_shift;
-    in->lr_shift = lr_shift;
-    in->L = L;
-    in->x = x;
+    fc_inputs_set(in, L, x, lr_shift, scratch, (uint32_t)(p - scratch));
 }
 
 void priot_fc_score_update_mask(const priot_fc_inputs_t *in, const int8_t *e_out, uint32_t o,

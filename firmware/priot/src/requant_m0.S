@@ -23,6 +23,7 @@
     .syntax unified
     .cpu cortex-m0plus
     .thumb
+#include "m0_macros.inc"
 
 /* \v = sat8(round_shift(\v)) with the floor of \relu; \id names the fix-up label */
     .macro rq v, relu, id
@@ -99,12 +100,7 @@
 
 /* the shared entry: r4 = relu, r3 = shift - 1, r6 = 0 */
     .macro requant_entry name
-    .section .text.\name, "ax", %progbits
-    .align 2
-    .global \name
-    .type \name, %function
-    .thumb_func
-\name:
+    m0_function \name
     push {r4-r7, lr}
     ldr r4, [sp, #20]          /* relu (5th argument) */
     subs r3, #1                /* shift - 1 */

@@ -33,8 +33,8 @@
     .thumb
 #include "m0_macros.inc"
 
-/* lo[reg & 255] op= 1; clobbers r4, r5 */
-    .macro lo_op reg, op
+/* lo[reg & 255] op= 1 (lo in r12; round: unused, for score_mask_m0.inc); clobbers r4, r5 */
+    .macro lo_op reg, op, round=0
     uxtb r4, \reg
     lsls r4, r4, #2
     add r4, r12
@@ -42,14 +42,7 @@
     \op r5, #1
     str r5, [r4]
     .endm
-
-/* the m field at offset off op= 1; clobbers r4, r5 */
-    .macro field_op off, op
-    ldr r5, [sp, #24]
-    ldr r4, [r5, #\off]
-    \op r4, #1
-    str r4, [r5, #\off]
-    .endm
+#include "score_mask_m0.inc"
 
 /* bit first + j of the bitmap: r6 its word's address, r5 the word, r4 the bit's mask */
     .macro bit_locate
@@ -67,19 +60,7 @@
     ldr r5, [r6]
     .endm
 
-/* m->dirty = 1; clobbers r5, r6 */
-    .macro set_dirty
-    ldr r6, [sp, #24]
-    movs r5, #1
-    strh r5, [r6, #26]
-    .endm
-
-    .section .text.priot_score_update_mask_m0, "ax", %progbits
-    .align 2
-    .global priot_score_update_mask_m0
-    .type priot_score_update_mask_m0, %function
-    .thumb_func
-priot_score_update_mask_m0:
+    m0_function priot_score_update_mask_m0
     m0_save_r4_r11
     sub sp, #32
     /* stack arguments: sp + 32 + 36 */
@@ -102,27 +83,8 @@ priot_score_update_mask_m0:
     movs r5, #44
     adds r5, r4
     mov r12, r5                /* lo */
-    ldr r6, [r4, #32]          /* has_win */
-    cmp r6, #0
-    bne 2f
-    str r6, [sp, #4]           /* no bitmap: the window [-2^30, -2^30], below all */
-    mov lr, r6
-    movs r5, #1
-    lsls r5, r5, #30
-    rsbs r5, r5, #0
-    str r5, [sp, #8]
-    b 3f
-2:  ldr r6, =1068
-    adds r6, r4                /* in_win */
-    str r6, [sp, #4]
-    ldr r5, [r4, #12]          /* win_lo */
-    movs r6, #128
-    lsls r6, r6, #8
-    subs r5, r5, r6
-    str r5, [sp, #8]           /* win_lo - 32768 */
-    ldr r5, [r4, #16]
-    mov lr, r5                 /* win_span */
-3:  add r5, sp, #76
+    window_setup lr
+    add r5, sp, #76
     ldm r5!, {r6, r7}          /* first, w_eff */
     str r6, [sp, #16]
     str r7, [sp, #20]
@@ -163,45 +125,11 @@ priot_score_update_mask_m0:
     m0_restore_r4_r11_return
 
 .Lsat:                         /* saturate r7; unchanged if == old */
-    movs r5, #128
-    lsls r5, r5, #8            /* 32768 */
-    cmp r7, #0
-    blt 3f
-    subs r7, r5, #1            /* 32767 */
-    b 4f
-3:  rsbs r7, r5, #0            /* -32768 */
-4:  cmp r7, r6
-    beq .Lnext
-    b .Lchanged
+    saturate_score .Lnext, .Lchanged
 
-.Ldiffbin:                     /* r6 old ^ new: the old score's side, then the new one's */
-    eors r6, r7                /* old */
-    asrs r5, r6, #8
-    cmp r5, r11
-    beq 6f
-    blt 7f                     /* below the bin: no count */
-    field_op 36, subs          /* above-- */
-    b 7f
-6:  field_op 40, subs          /* in_bin-- */
-    lo_op r6, subs             /* lo[old & 255]-- */
-7:  asrs r5, r7, #8
-    cmp r5, r11
-    beq 8f
-    blt .Lwindow
-    field_op 36, adds          /* above++ */
-    b .Lwindow
-8:  field_op 40, adds          /* in_bin++ */
-    lo_op r7, adds             /* lo[new & 255]++ */
-    b .Lwindow
-
-.Linbin:                       /* r6 old ^ new */
-    eors r6, r7                /* old */
-    lo_op r6, subs
-    lo_op r7, adds
+    move_counts r11, 0, .Ldiffbin, .Linbin, .Lwindow
 .Lwindow:                      /* r6 old, r7 new; r4, r5 free */
-    ldr r5, [sp, #8]
-    subs r6, r6, r5            /* old - win_lo: > 0 above, < 0 below (when outside) */
-    subs r7, r7, r5            /* new - win_lo */
+    window_offsets
     cmp r7, lr                 /* win_span */
     bls .Lin_new
     cmp r6, lr
